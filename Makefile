@@ -1,0 +1,39 @@
+# The README's two commands: `make repro` (set-up + the pipeline) and `make test` (set-up + tests).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.rnnops-installed
+# Stage commands in dvc.yaml call `python`; make sure that is the project's interpreter.
+export PATH := $(BIN):$(PATH)
+UI_PORT ?= 5000
+
+.PHONY: setup repro test ui dag bench-prepare clean-venv
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes, so a second `make repro` installs nothing.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest
+
+# The MLflow UI on the project's store, bound to loopback only.
+ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+		--host 127.0.0.1 --port $(UI_PORT)
+
+dag: setup
+	$(BIN)/dvc dag
+
+# Wall time of the prepare stage on IMDB (50k reviews) and on the tweets corpus.
+bench-prepare: setup
+	$(BIN)/python benchmarks/bench_prepare.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,34 @@
+"""DVC stage `prepare`: load the dataset, validate, split, tokenize and pad; track in MLflow."""
+import argparse
+from pathlib import Path
+
+from rnnops.errors import run_main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", type=Path, default=Path("data/prepared"))
+    parser.add_argument("--metrics", type=Path, default=Path("metrics/data.json"))
+    parser.add_argument("--plots", type=Path, default=Path("plots/data"))
+    args = parser.parse_args()
+
+    from rnnops.config import flatten, load_params
+    params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
+
+    from rnnops import atomic, prepare, tracking
+    from rnnops.sources import dataset_name
+
+    run_params = flatten({"seed": params.seed, "data": params.data.model_dump()})
+    with tracking.stage_run("prepare", dataset_name(params.data), run_params):
+        prep = prepare.prepare(params)
+        # Nothing reaches the final paths unless every output (and the MLflow logging) succeeded.
+        with atomic.staged_outputs(args.out, args.metrics, args.plots) as (out, metrics, plots):
+            prepare.write(prep, out, metrics, plots)
+            prepare.log_to_mlflow(prep, out, metrics, plots)
+        print(f"prepare: {prep.dataset}: {prep.metrics['size']}, {prep.spec['num_classes']} classes, "
+              f"vocabulary {prep.spec['vocab_size']} -> {args.out}")
+
+
+if __name__ == "__main__":
+    run_main(main)

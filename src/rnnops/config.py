@@ -1,0 +1,184 @@
+"""params.yaml: one typed, validated config object.
+
+Every problem in the file is reported at once, each with its dotted key path, its line in
+params.yaml and the fix, before any heavy import (TensorFlow, MLflow) happens.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rnnops.errors import ParamsError
+
+SOURCES = ("tweets", "imdb", "reuters", "csv")
+
+
+class Strict(BaseModel):
+    # Unknown keys are typos until proven otherwise: reject them loudly.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(Strict):
+    """Options for `data.source: csv` (the user's own CSV/TSV/Parquet file, gzip allowed)."""
+
+    text_column: str = Field("text", min_length=1, description="column holding the text")
+    label_column: str = Field("label", min_length=1, description="column holding the label")
+    split_column: str | None = Field(
+        None, description="optional column with train/val/test per row; null = split by seed"
+    )
+    format: Literal["auto", "csv", "tsv", "parquet"] = Field(
+        "auto", description="file format; auto = from the file name"
+    )
+    encoding: str = Field("utf-8", min_length=1, description="text encoding of CSV/TSV files")
+
+
+class DataParams(Strict):
+    source: Literal["tweets", "imdb", "reuters", "csv"] = Field(
+        description="dataset: tweets (embedded default), imdb, reuters or csv"
+    )
+    path: str | None = Field(
+        description="local copy of the dataset (file or folder); null = built-in/download"
+    )
+    cache_dir: str = Field(min_length=1, description="where downloads are kept (~ expands)")
+    subsample: int | None = Field(
+        ge=100, description="keep at most this many documents, stratified (quick runs); null = all"
+    )
+    val_fraction: float = Field(gt=0.0, lt=0.5, description="share of train held out for validation")
+    test_fraction: float = Field(
+        gt=0.0, lt=0.5, description="share held out for test when the source has no split"
+    )
+    min_class_count: int = Field(
+        ge=1, le=10_000, description="reuters: keep topics with at least this many train documents"
+    )
+    vocab_size: int = Field(
+        ge=100, le=2_000_000, description="vocabulary size including padding (0) and OOV (1)"
+    )
+    max_len: int = Field(ge=4, le=20_000, description="tokens per sequence after truncation")
+    truncation: Literal["pre", "post"] = Field(
+        description="which end of a long text is cut: post keeps the start, pre keeps the end"
+    )
+    padding: Literal["pre", "post"] = Field(description="where the 0 padding goes")
+    lowercase: bool = Field(description="lowercase before tokenizing")
+    strip_html: bool = Field(description="replace HTML tags such as <br /> by spaces")
+    strip_punctuation: bool = Field(description="remove ASCII punctuation")
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="options for source csv")
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> "DataParams":
+        if self.source == "csv" and not self.path:
+            raise ValueError("data.source is csv but data.path is null: set data.path to your file")
+        return self
+
+
+class Params(Strict):
+    seed: int = Field(ge=0, le=2**31 - 1, description="global random seed")
+    data: DataParams
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; raise ParamsError listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: file not found. Fix: run from the project root or pass --params.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ParamsError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}). "
+                          "Fix: correct the YAML syntax there.") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections (seed, data, ...), got "
+                          f"{type(raw).__name__}. Fix: see the params.yaml in the repository.")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = _key_lines(text)
+        problems = [_describe(err, raw, lines) for err in exc.errors()]
+        raise ParamsError(
+            f"{path}: {len(problems)} problem(s), nothing was run:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        ) from None
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'data': {'max_len': 64}} -> {'data.max_len': 64} (for MLflow params)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+# --- error reporting -------------------------------------------------------------------------
+
+def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc) or "(top level)"
+    kind = err["type"]
+    line = lines.get(key) or lines.get(".".join(loc[:-1]))
+    where = f"{key} (line {line})" if line else key
+    field = _field_info(loc)
+    hint = f" ({field.description})" if field is not None and field.description else ""
+    got = f", got {err['input']!r}" if "input" in err and kind != "missing" else ""
+    if kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        tip = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
+        return f"{where}: unknown key. Fix: remove it or correct the spelling ({tip})."
+    if kind == "missing":
+        return f"{where}: missing{hint}. Fix: add '{loc[-1]}:' under '{'.'.join(loc[:-1]) or 'the top level'}'."
+    if kind == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "")
+        return f"{where}: must be one of {allowed}{got}. Fix: use one of those values{hint}."
+    if kind == "value_error":
+        return f"{key}: {err['msg'].removeprefix('Value error, ')}."
+    return f"{where}: {err['msg'].lower()}{got}. Fix: set a valid value{hint}."
+
+
+def _field_info(loc: list[str]):
+    model: Any = Params
+    info = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return info
+        info = fields[part]
+        model = info.annotation
+    return info
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: Any = Params
+    for part in loc:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return []
+        model = fields[part].annotation
+    return list(getattr(model, "model_fields", {}))
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Map dotted key paths to 1-based line numbers (yaml.compose builds nodes, runs no code)."""
+    lines: dict[str, int] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = f"{prefix}{key_node.value}"
+                lines[name] = key_node.start_mark.line + 1
+                walk(value_node, f"{name}.")
+
+    try:
+        walk(yaml.compose(text, Loader=yaml.SafeLoader), "")
+    except yaml.YAMLError:
+        pass
+    return lines

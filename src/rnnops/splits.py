@@ -1,0 +1,49 @@
+"""Deterministic, stratified train/val/test splits from the project seed."""
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from rnnops.errors import DataError
+
+
+def subsample(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+    """At most `limit` rows, the same share from every (split, label) group."""
+    if limit is None or len(frame) <= limit:
+        return frame
+    keys = ["split", "label"] if frame["split"].notna().any() else ["label"]
+    sampled = frame.groupby(keys, group_keys=False, dropna=False).sample(
+        frac=limit / len(frame), random_state=seed)
+    return sampled.sort_index()
+
+
+def make_splits(frame: pd.DataFrame, val_fraction: float, test_fraction: float,
+                seed: int) -> dict[str, pd.DataFrame]:
+    """Honour a given split; carve what is missing (val, and test when none) stratified by label."""
+    given = frame["split"].notna().any()
+    parts = {name: frame[frame["split"] == name] for name in ("train", "val", "test")} if given \
+        else {"train": frame, "val": frame.iloc[:0], "test": frame.iloc[:0]}
+    if parts["train"].empty:
+        raise DataError("the dataset has a split column but no 'train' rows. "
+                        "Fix: mark training rows as train (or drop the split column).")
+    if parts["test"].empty:
+        parts["train"], parts["test"] = _stratified(parts["train"], test_fraction, seed, "test")
+    if parts["val"].empty:
+        parts["train"], parts["val"] = _stratified(parts["train"], val_fraction, seed, "val")
+    return {name: part.reset_index(drop=True) for name, part in parts.items()}
+
+
+def _stratified(frame: pd.DataFrame, fraction: float, seed: int, name: str):
+    counts = frame["label"].value_counts()
+    if counts.min() < 2:
+        rare = counts[counts < 2].index.tolist()[:10]
+        raise DataError(f"class(es) {rare} have a single training document, too few to carve a "
+                        f"stratified {name} split. Fix: add data, drop those rows, or raise "
+                        "data.min_class_count (reuters).")
+    try:
+        kept, held = train_test_split(frame, test_size=fraction, random_state=seed,
+                                      stratify=frame["label"])
+    except ValueError as exc:
+        raise DataError(f"cannot carve a stratified {name} split ({exc}). "
+                        f"Fix: use more data or a larger data.{name}_fraction.") from None
+    return kept, held
