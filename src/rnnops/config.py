@@ -124,7 +124,8 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc) or "(top level)"
     kind = err["type"]
-    line = lines.get(key) or lines.get(".".join(loc[:-1]))
+    parent = ".".join(loc[:-1])
+    line = lines.get(key)
     where = f"{key} (line {line})" if line else key
     field = _field_info(loc)
     hint = f" ({field.description})" if field is not None and field.description else ""
@@ -135,7 +136,9 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
         tip = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
         return f"{where}: unknown key. Fix: remove it or correct the spelling ({tip})."
     if kind == "missing":
-        return f"{where}: missing{hint}. Fix: add '{loc[-1]}:' under '{'.'.join(loc[:-1]) or 'the top level'}'."
+        under = f"under '{parent}'" + (f" (line {lines[parent]})" if parent in lines else "") \
+            if parent else "at the top level"
+        return f"{key}: missing{hint}. Fix: add '{loc[-1]}: <value>' {under}."
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
         return f"{where}: must be one of {allowed}{got}. Fix: use one of those values{hint}."

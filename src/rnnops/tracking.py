@@ -26,25 +26,28 @@ def project_root() -> Path:
     return here
 
 
+def default_uri() -> str:
+    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+
+
 def tracking_uri() -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    store = project_root() / "mlruns"
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
+    (project_root() / "mlruns").mkdir(parents=True, exist_ok=True)
+    return default_uri()
 
 
 def experiment_name(dataset: str) -> str:
     return f"rnnops-{dataset}"
 
 
-def _experiment_id(client, name: str) -> str:
+def _experiment_id(client, name: str, default_store: bool) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = None
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        location = (project_root() / "mlruns" / "artifacts").as_uri()
+    # With the default SQLite store, artifacts go beside it (not to ./mlruns of whatever the cwd
+    # is); a user's server or database decides its own artifact location.
+    location = (project_root() / "mlruns" / "artifacts").as_uri() if default_store else None
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # created by a concurrent stage in the meantime
@@ -70,9 +73,11 @@ def stage_run(stage: str, dataset: str, params: dict | None = None) -> Iterator[
     (SIGTERM / Ctrl-C), never left RUNNING."""
     import mlflow
 
+    # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
+    default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
     mlflow.set_tracking_uri(tracking_uri())
     client = mlflow.MlflowClient()
-    experiment_id = _experiment_id(client, experiment_name(dataset))
+    experiment_id = _experiment_id(client, experiment_name(dataset), default_store)
     dvc_stage = os.environ.get("DVC_STAGE", stage)
     tags = {
         "rnnops.stage": stage,

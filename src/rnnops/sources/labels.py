@@ -38,7 +38,7 @@ def normalize_labels(labels: pd.Series) -> tuple[pd.Series, list[str]]:
             break
         numbers[value] = str(int(number))
     else:
-        cleaned = cleaned.map(lambda v: None if v is None else numbers[v])
+        cleaned = cleaned.map(lambda v: None if pd.isna(v) else numbers[v])
         names = sorted(set(numbers.values()), key=int)
         return cleaned, names
     return cleaned, sorted(present)

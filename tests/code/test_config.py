@@ -1,0 +1,92 @@
+"""params.yaml validation: every problem reported with its key path, line and fix."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from rnnops.config import Params, flatten, load_params
+from rnnops.errors import ParamsError
+from tests.conftest import REPO, default_params, write_params
+
+
+def test_repository_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "tweets" and params.seed == 42
+
+
+def test_problems_are_all_reported_with_key_path_and_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    raw = default_params()
+    raw["data"]["max_len"] = 2                 # out of range
+    raw["data"]["vocab_sise"] = 100            # typo
+    raw["data"]["source"] = "twitter"          # unknown source
+    raw["data"]["lowercase"] = "maybe"         # wrong type
+    del raw["data"]["val_fraction"]            # missing
+    raw["trian"] = {}                          # unknown section
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert info.value.exit_code == 2
+    assert "6 problem(s)" in message
+    lines = path.read_text().splitlines()
+    max_len_line = next(i for i, l in enumerate(lines, 1) if l.strip().startswith("max_len"))
+    assert f"data.max_len (line {max_len_line}): input should be greater than or equal to 4, got 2" in message
+    assert "data.vocab_sise" in message and "did you mean 'vocab_size'" in message
+    assert "data.source" in message and "'tweets'" in message and "'twitter'" in message
+    assert "data.lowercase" in message and "'maybe'" in message
+    assert "data.val_fraction: missing" in message
+    assert "trian" in message and "unknown key" in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("seed: [1\n", "is not valid YAML"),
+    ("- a\n- b\n", "expected a mapping"),
+])
+def test_malformed_yaml_is_rejected(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=expected):
+        load_params(path)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "nope.yaml")
+
+
+def test_csv_source_needs_a_path(tmp_path):
+    path = write_params(tmp_path / "p.yaml", data={"source": "csv", "path": None})
+    with pytest.raises(ParamsError, match="data.path is null"):
+        load_params(path)
+
+
+def test_yaml_tags_that_construct_objects_are_refused(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("seed: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(path)
+
+
+def test_flatten_gives_dotted_names():
+    params = Params.model_validate(default_params())
+    flat = flatten(params.model_dump())
+    assert flat["data.max_len"] == params.data.max_len
+    assert flat["data.csv.text_column"] == "text"
+
+
+def test_bad_params_exit_2_before_tensorflow_or_mlflow_import(tmp_path):
+    bad = write_params(tmp_path / "bad.yaml", data={"max_len": "long"})
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['prepare.py', '--params', {str(bad)!r}, '--out', {str(tmp_path / 'out')!r}]\n"
+        "try:\n"
+        f"    runpy.run_path({str(REPO / 'pipeline' / 'prepare.py')!r}, run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'tensorflow' in sys.modules, 'mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert "exit 2 False False" in out.stdout, out.stdout + out.stderr
+    assert "data.max_len" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "out").exists()

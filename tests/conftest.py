@@ -1,0 +1,83 @@
+"""Shared fixtures: the repo root, temporary project copies, a real MLflow store, shared data."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+BIN = Path(sys.executable).parent
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this test needs the real datasets in ../shared/data")
+    return path
+
+
+def default_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def write_params(path: Path, **sections) -> Path:
+    """params.yaml from the repo's defaults with `data={...}` etc. merged in."""
+    params = default_params()
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(params.get(key), dict):
+            params[key] = {**params[key], **value}
+        else:
+            params[key] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def env_for(project: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "MLFLOW_"))}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "rnnops tests"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@rnnops.invalid"
+    return env
+
+
+def run(cmd: list[str], cwd: Path, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=kw.pop("env", None) or env_for(cwd), capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh copy of the repository (code, params, DVC config) in its own git repo."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy2(source, dest / name)
+    (dest / ".dvc").mkdir()
+    for name in ("config", ".gitignore"):
+        if (REPO / ".dvc" / name).exists():
+            shutil.copy2(REPO / ".dvc" / name, dest / ".dvc" / name)
+    (dest / "mlruns").mkdir()
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=dest, env=env_for(dest), check=True, capture_output=True)
+    return dest
+
+
+def mlflow_runs(project: Path) -> list:
+    """Every run in the project's default store (sqlite under mlruns/)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    experiments = client.search_experiments()
+    if not experiments:
+        return []
+    return client.search_runs([e.experiment_id for e in experiments])
