@@ -54,8 +54,11 @@ def run(cmd: list[str], cwd: Path, timeout: float = 600, **kw) -> subprocess.Com
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A fresh copy of the repository (code, params, DVC config) in its own git repo."""
-    dest = tmp_path / "project"
-    dest.mkdir()
+    return make_project(tmp_path / "project")
+
+
+def make_project(dest: Path) -> Path:
+    dest.mkdir(parents=True)
     for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore"):
         source = REPO / name
         if source.is_dir():

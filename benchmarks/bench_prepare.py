@@ -1,0 +1,56 @@
+"""Wall time of the prepare stage (the whole process, as DVC runs it) on IMDB and on the tweets.
+
+    make bench-prepare                      # both datasets, 3 runs each
+    python benchmarks/bench_prepare.py --dataset imdb --runs 5 --imdb-path ../shared/data/imdb_reviews.csv.gz
+
+Each run is a fresh `python pipeline/prepare.py` into a temporary folder with a temporary MLflow
+store, so the project's outputs and run history are not touched. Prints min / median / max.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_prepare(data: dict, runs: int) -> list[float]:
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        params["data"].update(data)
+        (Path(tmp) / "params.yaml").write_text(yaml.safe_dump(params))
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, str(ROOT / "pipeline" / "prepare.py"), "--params",
+                            f"{tmp}/params.yaml", "--out", f"{tmp}/prepared", "--metrics",
+                            f"{tmp}/data.json", "--plots", f"{tmp}/plots"],
+                           cwd=ROOT, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=["imdb", "tweets", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--imdb-path", default=str(ROOT.parent / "shared" / "data" / "imdb_reviews.csv.gz"))
+    args = parser.parse_args()
+    cases = {"tweets": {"source": "tweets", "path": None},
+             "imdb": {"source": "imdb", "path": args.imdb_path, "max_len": 500}}
+    for name, data in cases.items():
+        if args.dataset in (name, "both"):
+            times = time_prepare(data, args.runs)
+            print(f"prepare {name:7s} runs={len(times)} wall s: min {min(times):.1f}  "
+                  f"median {statistics.median(times):.1f}  max {max(times):.1f}")
+
+
+if __name__ == "__main__":
+    main()
