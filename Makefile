@@ -13,7 +13,9 @@ setup: $(STAMP)
 
 # Re-installs only when pyproject.toml changes, so a second `make repro` installs nothing.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A venv on an unsupported Python (say, from an earlier PYTHON=...) is rebuilt, not reused.
+	@$(BIN)/python -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null \
+		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 

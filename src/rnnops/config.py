@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rnnops.architectures import REGISTRY, ModelParams
 from rnnops.errors import ParamsError
 
 SOURCES = ("tweets", "imdb", "reuters", "csv")
@@ -74,9 +75,41 @@ class DataParams(Strict):
         return self
 
 
+class EarlyStopping(Strict):
+    monitor: Literal["val_loss", "val_accuracy"] = Field(description="metric watched")
+    patience: int = Field(ge=0, le=1000, description="epochs without improvement before stopping")
+
+
+class ReduceLR(Strict):
+    factor: float = Field(gt=0.0, lt=1.0, description="learning-rate multiplier on a plateau")
+    patience: int = Field(ge=0, le=1000, description="epochs without improvement before reducing")
+    min_lr: float = Field(ge=0.0, le=1.0, description="lower bound of the learning rate")
+
+
+class TrainParams(Strict):
+    epochs: int = Field(ge=1, le=1000, description="maximum epochs (early stopping may end sooner)")
+    batch_size: int = Field(ge=1, le=8192, description="documents per batch")
+    optimizer: Literal["adam", "rmsprop", "sgd"] = Field(description="optimizer")
+    learning_rate: float = Field(gt=0.0, le=10.0, description="initial learning rate")
+    clipnorm: float | None = Field(gt=0.0, description="gradient clipping by norm; null = off")
+    early_stopping: EarlyStopping
+    reduce_lr: ReduceLR
+    class_weight: Literal["none", "balanced"] = Field(description="loss weights per class")
+    length_buckets: int = Field(ge=1, le=64, description=(
+        "batches group documents of similar length into this many buckets and pad each batch to "
+        "its own longest document; 1 = one bucket"))
+
+
 class Params(Strict):
     seed: int = Field(ge=0, le=2**31 - 1, description="global random seed")
     data: DataParams
+    train: TrainParams
+    models: dict[str, ModelParams] = Field(description="architectures to train and their hyperparameters")
+
+    def model(self, name: str) -> tuple[str, ModelParams]:
+        """(registered architecture, its validated params) of the entry `models.<name>`."""
+        entry = self.models[name]
+        return entry.architecture or name, entry
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -95,15 +128,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections (seed, data, ...), got "
                           f"{type(raw).__name__}. Fix: see the params.yaml in the repository.")
-    try:
-        return Params.model_validate(raw)
-    except ValidationError as exc:
+    params, errors = _validate(raw)
+    if errors:
         lines = _key_lines(text)
-        problems = [_describe(err, raw, lines) for err in exc.errors()]
+        problems = [_describe(err, raw, lines) for err in errors]
         raise ParamsError(
             f"{path}: {len(problems)} problem(s), nothing was run:\n"
             + "\n".join(f"  - {p}" for p in problems)
         ) from None
+    return params
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -120,6 +153,41 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 # --- error reporting -------------------------------------------------------------------------
 
+def _validate(raw: dict) -> tuple[Params | None, list[dict]]:
+    """Validate the tree; each `models.<name>` block against the params model of its registered
+    architecture (the key, or its `architecture:` value). Returns (params, pydantic-style errors)."""
+    errors: list[dict] = []
+    models = raw.get("models")
+    if isinstance(models, dict):
+        checked = {}
+        for name, block in models.items():
+            arch = (block.get("architecture") if isinstance(block, dict) else None) or name
+            if arch not in REGISTRY:
+                errors.append({"type": "value_error", "loc": ("models", name), "msg": (
+                    f"unknown architecture '{arch}'. Fix: name the block after one of "
+                    f"{', '.join(sorted(REGISTRY))}, or add 'architecture: <one of them>'")})
+                continue
+            try:
+                checked[name] = REGISTRY[arch].params.model_validate(block or {})
+            except ValidationError as exc:
+                errors += [{**e, "loc": ("models", name, *e["loc"])} for e in exc.errors()]
+        raw = {**raw, "models": checked}
+    try:
+        return (Params.model_validate(raw) if not errors else None), errors
+    except ValidationError as exc:
+        return None, errors + exc.errors()
+
+
+def _root_for(loc: list[str], raw: dict):
+    """(model to walk, path inside it): the architecture's params model for models.<name>.*."""
+    if len(loc) >= 3 and loc[0] == "models":
+        block = (raw.get("models") or {}).get(loc[1])
+        arch = (block.get("architecture") if isinstance(block, dict) else None) or loc[1]
+        if arch in REGISTRY:
+            return REGISTRY[arch].params, loc[2:]
+    return Params, loc
+
+
 def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc) or "(top level)"
@@ -127,11 +195,12 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     parent = ".".join(loc[:-1])
     line = lines.get(key)
     where = f"{key} (line {line})" if line else key
-    field = _field_info(loc)
+    root, inner = _root_for(loc, raw)
+    field = _field_info(root, inner)
     hint = f" ({field.description})" if field is not None and field.description else ""
     got = f", got {err['input']!r}" if "input" in err and kind != "missing" else ""
     if kind == "extra_forbidden":
-        known = _known_keys(loc[:-1])
+        known = _known_keys(root, inner[:-1])
         close = difflib.get_close_matches(loc[-1], known, n=1)
         tip = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(known)}"
         return f"{where}: unknown key. Fix: remove it or correct the spelling ({tip})."
@@ -147,8 +216,8 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     return f"{where}: {err['msg'].lower()}{got}. Fix: set a valid value{hint}."
 
 
-def _field_info(loc: list[str]):
-    model: Any = Params
+def _field_info(root, loc: list[str]):
+    model: Any = root
     info = None
     for part in loc:
         fields = getattr(model, "model_fields", None)
@@ -159,8 +228,8 @@ def _field_info(loc: list[str]):
     return info
 
 
-def _known_keys(loc: list[str]) -> list[str]:
-    model: Any = Params
+def _known_keys(root, loc: list[str]) -> list[str]:
+    model: Any = root
     for part in loc:
         fields = getattr(model, "model_fields", {})
         if part not in fields:

@@ -87,7 +87,7 @@ def _metrics(name, sha256, splits, label_names, lengths, oov, dropped, spec) -> 
                             for c, n in spec["class_counts"][s].items()} for s in SPLITS},
         "oov_rate": {s: round(oov[s], 5) for s in SPLITS},
         "length_tokens": {
-            **{f"p{p}": float(np.percentile(train_len, p)) for p in PERCENTILES},
+            **{f"p{p}": round(float(np.percentile(train_len, p)), 2) for p in PERCENTILES},
             "mean": round(float(train_len.mean()), 2), "max": int(train_len.max()),
         },
         "truncated_share": {s: round(float((lengths[s] > spec["max_len"]).mean()), 5) for s in SPLITS},

@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from rnnops.config import Params, flatten, load_params
+from rnnops.config import flatten, load_params
 from rnnops.errors import ParamsError
 from tests.conftest import REPO, default_params, write_params
 
@@ -70,10 +70,30 @@ def test_yaml_tags_that_construct_objects_are_refused(tmp_path):
 
 
 def test_flatten_gives_dotted_names():
-    params = Params.model_validate(default_params())
-    flat = flatten(params.model_dump())
+    params = load_params(REPO / "params.yaml")
+    flat = flatten(params.model_dump(serialize_as_any=True))
     assert flat["data.max_len"] == params.data.max_len
     assert flat["data.csv.text_column"] == "text"
+    assert flat["models.lstm.units"] == params.models["lstm"].units
+    assert flat["train.early_stopping.patience"] == params.train.early_stopping.patience
+
+
+def test_models_blocks_are_checked_against_their_architecture(tmp_path):
+    raw = default_params()
+    raw["models"] = {"lstm": {"unitz": 3}, "gru": {"units": -1}, "lstmm": {},
+                     "wide_gru": {"architecture": "gru", "units": 256}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert "3 problem(s)" in message
+    assert "models.lstm.unitz" in message and "did you mean 'units'" in message
+    assert "models.gru.units" in message and "got -1" in message
+    assert "models.lstmm: unknown architecture 'lstmm'" in message and "transformer" in message
+    raw["models"] = {"wide_gru": {"architecture": "gru", "units": 256}}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert load_params(path).model("wide_gru")[0] == "gru"
 
 
 def test_bad_params_exit_2_before_tensorflow_or_mlflow_import(tmp_path):

@@ -1,0 +1,62 @@
+"""Keras callbacks of every fit: early stopping, atomic best checkpoint, LR schedule, CSV history,
+NaN guard, and per-epoch MLflow metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from rnnops.config import TrainParams
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Save the best model so far (by `monitor`) to a temp file and rename it into place."""
+
+    def __init__(self, path: Path, monitor: str):
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        better = self.best is None or (value > self.best if "accuracy" in self.monitor else value < self.best)
+        if better:
+            from rnnops.train import atomic_save
+
+            self.best = value
+            atomic_save(self.model, self.path)
+
+
+class MlflowEpochMetrics(keras.callbacks.Callback):
+    """Every epoch's logs (loss, accuracy, val_*, learning rate) to the active MLflow run."""
+
+    def __init__(self, prefix: str = ""):
+        super().__init__()
+        self.prefix = prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        values = {f"{self.prefix}{k}": float(v) for k, v in (logs or {}).items()}
+        values[f"{self.prefix}learning_rate"] = float(keras.ops.convert_to_numpy(
+            self.model.optimizer.learning_rate))
+        mlflow.log_metrics(values, step=epoch + 1)
+
+
+def standard(train: TrainParams, checkpoint: Path, history_csv: Path) -> list:
+    monitor = train.early_stopping.monitor
+    mode = "max" if "accuracy" in monitor else "min"
+    return [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=train.early_stopping.patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=train.reduce_lr.factor,
+                                          patience=train.reduce_lr.patience, min_lr=train.reduce_lr.min_lr),
+        AtomicCheckpoint(checkpoint, monitor),
+        keras.callbacks.CSVLogger(str(history_csv)),
+        MlflowEpochMetrics(),
+    ]

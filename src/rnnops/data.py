@@ -1,0 +1,80 @@
+"""The input pipeline: tf.data with shuffling, length-bucketed batches and prefetch.
+
+The prepared arrays are padded to max_len. Here padding is stripped and each batch is padded
+only to its own longest document, so short documents cost short steps. Models mask padding, so
+results do not depend on it; only speed does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def unpadded(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flat tokens, row lengths) of padded rows; an empty row keeps one pad so no batch is 0 wide."""
+    keep = x != 0
+    lengths = keep.sum(axis=1)
+    empty = lengths == 0
+    if empty.any():
+        keep[empty, 0] = True  # one masked pad step: the model sees "no tokens"
+        lengths = keep.sum(axis=1)
+    return x[keep], lengths
+
+
+def bucket_boundaries(lengths: np.ndarray, buckets: int) -> list[int]:
+    """Length boundaries at the quantiles of the training lengths (equal-count buckets)."""
+    if buckets <= 1:
+        return []
+    cuts = np.quantile(lengths, np.linspace(0, 1, buckets + 1)[1:-1])
+    return sorted({int(c) + 1 for c in cuts if c + 1 < lengths.max() + 1})
+
+
+def _labels(y: np.ndarray, num_classes: int) -> np.ndarray:
+    # Binary heads have one sigmoid unit: labels as float [n, 1]; softmax heads take class ids.
+    return y.astype(np.float32).reshape(-1, 1) if num_classes == 2 else y.astype(np.int32)
+
+
+def _strip(row):
+    """A padded row without its padding (keeping one pad if it has no tokens at all)."""
+    import tensorflow as tf
+
+    tokens = tf.boolean_mask(row, tf.not_equal(row, 0))
+    return tf.cond(tf.size(tokens) > 0, lambda: tokens, lambda: row[:1])
+
+
+def training_dataset(x, y, num_classes: int, batch_size: int, buckets: int, seed: int,
+                     boundaries: list[int] | None = None, shuffle: bool = True):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes)))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda row, label: (_strip(row), label), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+    if boundaries is None:
+        boundaries = bucket_boundaries(unpadded(x)[1], buckets)
+    ds = ds.bucket_by_sequence_length(
+        lambda tokens, label: tf.shape(tokens)[0], boundaries, [batch_size] * (len(boundaries) + 1),
+        padded_shapes=([None], [1] if num_classes == 2 else []))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_proba(model, x: np.ndarray, num_classes: int, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities [n, num_classes] in the order of x; batches of similar length."""
+    import tensorflow as tf
+
+    order = np.argsort(unpadded(x)[1], kind="stable")
+    ds = tf.data.Dataset.from_tensor_slices(x[order]).map(
+        _strip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).padded_batch(batch_size)
+    out = model.predict(ds.prefetch(tf.data.AUTOTUNE), verbose=0)
+    proba = np.empty_like(out)
+    proba[order] = out
+    return as_class_probabilities(proba, num_classes)
+
+
+def as_class_probabilities(out: np.ndarray, num_classes: int) -> np.ndarray:
+    """A binary head's P(class 1) [n, 1] as [n, 2]; a softmax output unchanged."""
+    if num_classes == 2:
+        p1 = out.reshape(-1).astype(np.float64)
+        return np.stack([1.0 - p1, p1], axis=1)
+    out = out.astype(np.float64)
+    return out / out.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within 1e-7

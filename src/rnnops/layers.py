@@ -1,0 +1,140 @@
+"""Custom Keras layers, registered as serializable so `.keras` files reload with safe_mode=True.
+
+All of them honour the padding mask (token id 0), so a model's output for a sequence does not
+depend on how much padding surrounds it or on which side it sits.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+PACKAGE = "rnnops"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TokenAndPositionEmbedding(layers.Layer):
+    """Token embedding (mask_zero) + learned position embedding.
+
+    Positions count real tokens only (cumsum of the mask), so a sequence gets the same position
+    ids whether it is padded before or after, to 20 or to 40.
+    """
+
+    def __init__(self, vocab_size: int, max_len: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.max_len, self.dim = vocab_size, max_len, dim
+        self.tokens = layers.Embedding(vocab_size, dim, mask_zero=True)
+        self.positions = layers.Embedding(max_len, dim)
+
+    def build(self, input_shape):
+        self.tokens.build(input_shape)
+        self.positions.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, ids):
+        mask = ops.cast(ops.not_equal(ids, 0), "int32")
+        positions = ops.clip(ops.cumsum(mask, axis=-1) - 1, 0, self.max_len - 1)  # [batch, time]
+        return self.tokens(ids) + self.positions(positions)
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "max_len": self.max_len,
+                "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TransformerEncoder(layers.Layer):
+    """Post-norm encoder block: self-attention and feed-forward, each with residual + LayerNorm."""
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.heads, self.ff_dim, self.dropout = dim, heads, ff_dim, dropout
+        self.attention = layers.MultiHeadAttention(heads, key_dim=max(1, dim // heads), dropout=dropout)
+        self.ff_in = layers.Dense(ff_dim, activation="relu")
+        self.ff_out = layers.Dense(dim)
+        self.norm1, self.norm2 = layers.LayerNormalization(), layers.LayerNormalization()
+        self.drop1, self.drop2 = layers.Dropout(dropout), layers.Dropout(dropout)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)
+        self.norm1.build(input_shape)
+        self.ff_in.build(input_shape)
+        self.ff_out.build((*input_shape[:-1], self.ff_dim))
+        self.norm2.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, x, mask=None, training=False):
+        attention_mask = None
+        if mask is not None:  # [batch, query, key]: no query attends to a padded key
+            attention_mask = ops.logical_and(ops.expand_dims(mask, 1), ops.expand_dims(mask, 2))
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.norm1(x + self.drop1(attended, training=training))
+        return self.norm2(x + self.drop2(self.ff_out(self.ff_in(x)), training=training))
+
+    def compute_mask(self, x, mask=None):
+        return mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads,
+                "ff_dim": self.ff_dim, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AdditiveAttentionPooling(layers.Layer):
+    """Bahdanau-style pooling: score_t = v . tanh(W h_t + b); softmax over real (unmasked) steps;
+    output = sum_t a_t h_t. [batch, time, features] -> [batch, features]."""
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.project = self.add_weight(name="W", shape=(input_shape[-1], self.units))
+        self.bias = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+        self.score = self.add_weight(name="v", shape=(self.units, 1))
+        super().build(input_shape)
+
+    def call(self, states, mask=None):
+        scores = ops.squeeze(ops.matmul(ops.tanh(ops.matmul(states, self.project) + self.bias), self.score), -1)
+        if mask is not None:  # padded steps get -inf-like scores, so zero weight after softmax
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.sum(states * ops.expand_dims(weights, -1), axis=1)
+
+    def compute_mask(self, states, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MultiHot(layers.Layer):
+    """Token ids [batch, time] -> multi-hot bag of words [batch, vocab]; padding (0) ignored."""
+
+    def __init__(self, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.encode = layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot")
+
+    def call(self, ids):
+        not_pad = ops.concatenate([ops.zeros((1,)), ops.ones((self.vocab_size - 1,))])
+        return self.encode(ids) * not_pad
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.vocab_size)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}

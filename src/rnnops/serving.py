@@ -1,0 +1,38 @@
+"""MLflow pyfunc model, logged as code (no pickle): raw texts in, label + class probabilities out.
+
+`mlflow models serve -m <uri>` answers POST /invocations {"inputs": ["some review", ...]} with
+one row per text: the predicted label and a probability per class. The Keras model inside is the
+end-to-end `.keras` file (tokenizer included), loaded with safe_mode=True.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+class TextClassifier(PythonModel):
+    def load_context(self, context):
+        from rnnops.train import load_keras_model
+
+        self.model = load_keras_model(context.artifacts["text_model"])
+        self.labels = json.loads(Path(context.artifacts["labels"]).read_text())
+
+    def predict(self, context, model_input: list[str], params=None) -> pd.DataFrame:
+        import numpy as np
+
+        from rnnops.data import as_class_probabilities
+
+        texts = np.array(["" if t is None else str(t) for t in model_input], dtype=object)
+        if len(texts) == 0:
+            return pd.DataFrame(columns=["label", *self.labels])
+        proba = as_class_probabilities(self.model.predict(texts, verbose=0), len(self.labels))
+        frame = pd.DataFrame(proba, columns=self.labels)
+        frame.insert(0, "label", [self.labels[i] for i in proba.argmax(axis=1)])
+        return frame
+
+
+mlflow.models.set_model(TextClassifier())

@@ -1,0 +1,129 @@
+"""Compile and fit one model with the project's callbacks; evaluate it on val and test.
+
+The one training loop of the project: `train@<arch>`, the tuned model and every Optuna trial
+go through `fit_model`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnops.architectures import DatasetSpec, ModelParams, build_model
+from rnnops.config import TrainParams
+from rnnops.data import bucket_boundaries, predict_proba, training_dataset, unpadded
+from rnnops.metrics import classification_metrics
+
+
+@dataclass
+class FitResult:
+    model: object
+    history: pd.DataFrame          # one row per epoch: loss, accuracy, val_loss, val_accuracy, lr
+    best_epoch: int                # 1-based
+    seconds: float
+    samples_per_second: float
+    params_count: int
+    proba: dict[str, np.ndarray]   # split -> class probabilities [n, classes]
+    metrics: dict[str, dict[str, float]]  # split -> accuracy, macro_f1, loss
+
+
+def set_determinism(seed: int) -> None:
+    """Same seed, same machine -> same weights and metrics (Python, NumPy and TF seeds, and TF
+    ops restricted to deterministic kernels)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def compile_model(model, spec: DatasetSpec, train: TrainParams) -> None:
+    import keras
+
+    optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+                  "sgd": keras.optimizers.SGD}
+    extra = {"clipnorm": train.clipnorm} if train.clipnorm else {}
+    optimizer = optimizers[train.optimizer](learning_rate=train.learning_rate, **extra)
+    if spec.num_classes == 2:
+        loss, accuracy = keras.losses.BinaryCrossentropy(), keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss, accuracy = keras.losses.SparseCategoricalCrossentropy(), \
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
+
+
+def class_weights(y: np.ndarray, num_classes: int, mode: str) -> dict[int, float] | None:
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=y)
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, spec: DatasetSpec,
+              arrays: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, workdir: Path,
+              extra_callbacks: list | None = None, epochs: int | None = None,
+              evaluate_splits=("val", "test")) -> FitResult:
+    """Build, compile and fit; returns the best-epoch model (restored weights) and its metrics."""
+    from rnnops import callbacks
+
+    # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
+    warnings.filterwarnings("ignore", message=".*ran out of data.*")
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+    set_determinism(seed)
+    model = build_model(architecture, model_params, spec)
+    compile_model(model, spec, train)
+    (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
+    boundaries = bucket_boundaries(unpadded(x_train)[1], train.length_buckets)
+    train_ds = training_dataset(x_train, y_train, spec.num_classes, train.batch_size,
+                                train.length_buckets, seed, boundaries)
+    val_ds = training_dataset(x_val, y_val, spec.num_classes, train.batch_size,
+                              train.length_buckets, seed, boundaries, shuffle=False)
+    workdir.mkdir(parents=True, exist_ok=True)
+    history_csv = workdir / "history.csv"
+    cbs = callbacks.standard(train, workdir / "best.keras", history_csv) + list(extra_callbacks or [])
+    # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
+    verbose = 1 if sys.stdout.isatty() else 2
+    start = time.perf_counter()
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs or train.epochs, callbacks=cbs,
+              class_weight=class_weights(y_train, spec.num_classes, train.class_weight),
+              verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = pd.read_csv(history_csv)
+    monitor = train.early_stopping.monitor
+    best = int(history[monitor].idxmax() if "accuracy" in monitor else history[monitor].idxmin())
+    proba = {s: predict_proba(model, arrays[s][0], spec.num_classes) for s in evaluate_splits}
+    metrics = {s: classification_metrics(arrays[s][1], proba[s]) for s in evaluate_splits}
+    return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
+                     int(model.count_params()), proba, metrics)
+
+
+def load_keras_model(path: str | Path):
+    """Load a model we wrote: `.keras` files only, with safe_mode (no arbitrary code)."""
+    import keras
+
+    import rnnops.layers  # noqa: F401  (registers the custom layers)
+    import rnnops.text_model  # noqa: F401
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: only .keras model files are loaded (safe_mode); got '{path.suffix}'")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def atomic_save(model, path: Path) -> None:
+    """Save to a temporary .keras file beside `path`, then rename: never a half-written model."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
