@@ -46,10 +46,11 @@ def training_dataset(x, y, num_classes: int, batch_size: int, buckets: int, seed
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, _labels(y, num_classes)))
+    # Strip padding once and keep the short rows in memory; later epochs only shuffle and batch.
+    ds = ds.map(lambda row, label: (_strip(row), label), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True).cache()
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda row, label: (_strip(row), label), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
     if boundaries is None:
         boundaries = bucket_boundaries(unpadded(x)[1], buckets)
     ds = ds.bucket_by_sequence_length(

@@ -129,6 +129,10 @@ class MultiHot(layers.Layer):
         self.vocab_size = vocab_size
         self.encode = layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot")
 
+    def build(self, input_shape):
+        self.encode.build(input_shape)
+        super().build(input_shape)
+
     def call(self, ids):
         not_pad = ops.concatenate([ops.zeros((1,)), ops.ones((self.vocab_size - 1,))])
         return self.encode(ids) * not_pad

@@ -18,11 +18,25 @@ def save_model(model, path, **kwargs):
     return mlflow.keras.save_model(model, path, **kwargs)
 
 
+def requirements() -> list[str]:
+    """The serving requirements, pinned to what is installed. Given explicitly because MLflow's
+    inference starts a subprocess that imports the model (about 5 s per model)."""
+    from importlib.metadata import version
+
+    packages = ("tensorflow-cpu", "keras", "mlflow", "numpy", "pandas", "scikit-learn")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
 def log_keras_model(model, name: str, example):
-    """Log `model` under the active run as `name`; returns MLflow's ModelInfo (model_uri, ...)."""
+    """Log `model` under the active run as `name`; returns MLflow's ModelInfo (model_uri, ...).
+
+    Models with rnnops layers (attention, transformer, multi-hot) need `import rnnops.layers`
+    before `mlflow.keras.load_model`, which registers them; the text model below does not.
+    """
     signature = infer_signature(example, model.predict(example, verbose=0))
     return Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], flavor_name="mlflow.keras",
-                     model=model, signature=signature, input_example=example)
+                     model=model, signature=signature, input_example=example,
+                     pip_requirements=requirements())
 
 
 def log_text_model(text_model_path, labels_path, name: str = "text_model", example=None):
@@ -31,8 +45,11 @@ def log_text_model(text_model_path, labels_path, name: str = "text_model", examp
 
     import mlflow
 
-    code = Path(__file__).with_name("serving.py")
+    package = Path(__file__).parent
+    # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
+    # requirements can serve it without installing this project.
     return mlflow.pyfunc.log_model(
-        name=name, python_model=str(code),
+        name=name, python_model=str(package / "serving.py"), code_paths=[str(package)],
         artifacts={"text_model": str(text_model_path), "labels": str(labels_path)},
-        input_example=example or ["what a wonderful film", "a dull, lifeless plot"])
+        input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
+        pip_requirements=requirements())

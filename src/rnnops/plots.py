@@ -44,3 +44,37 @@ def class_balance(table: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def training_curves(history: pd.DataFrame, path: Path) -> Path:
+    """Loss and accuracy per epoch, train vs validation."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(history["epoch"], history[metric], marker="o", label="train")
+        ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="validation")
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(matrix, labels: list[str], path: Path) -> Path:
+    plt = _pyplot()
+    size = max(4.0, 0.35 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=90)
+    ax.set_yticks(ticks, labels)
+    if len(labels) <= 12:  # numbers stay readable only on small matrices
+        for i in ticks:
+            for j in ticks:
+                ax.text(j, i, int(matrix[i][j]), ha="center", va="center", fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

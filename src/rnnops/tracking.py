@@ -68,7 +68,8 @@ class StageKilled(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stage_run(stage: str, dataset: str, params: dict | None = None) -> Iterator["mlflow.ActiveRun"]:
+def stage_run(stage: str, dataset: str, params: dict | None = None,
+              tags: dict | None = None) -> Iterator["mlflow.ActiveRun"]:
     """An MLflow run for one stage execution, ended FINISHED, FAILED (exception) or KILLED
     (SIGTERM / Ctrl-C), never left RUNNING."""
     import mlflow
@@ -79,15 +80,15 @@ def stage_run(stage: str, dataset: str, params: dict | None = None) -> Iterator[
     client = mlflow.MlflowClient()
     experiment_id = _experiment_id(client, experiment_name(dataset), default_store)
     dvc_stage = os.environ.get("DVC_STAGE", stage)
-    tags = {
+    run_tags = {
         "rnnops.stage": stage,
         "dvc.stage": dvc_stage,
         "git.commit": git_commit(Path.cwd()),
         "mlflow.source.git.commit": git_commit(Path.cwd()),
     }
     if os.environ.get("DVC_EXP_NAME"):
-        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=dvc_stage, tags=tags)
+        run_tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=dvc_stage, tags={**run_tags, **(tags or {})})
 
     def on_sigterm(signum, frame):
         raise StageKilled()

@@ -88,7 +88,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, 
                               train.length_buckets, seed, boundaries, shuffle=False)
     workdir.mkdir(parents=True, exist_ok=True)
     history_csv = workdir / "history.csv"
-    cbs = callbacks.standard(train, workdir / "best.keras", history_csv) + list(extra_callbacks or [])
+    cbs = callbacks.standard(train, workdir / "model.keras", history_csv) + list(extra_callbacks or [])
     # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
     verbose = 1 if sys.stdout.isatty() else 2
     start = time.perf_counter()
