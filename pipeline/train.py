@@ -11,11 +11,15 @@ def main() -> None:
     parser.add_argument("name", help="an entry under `models:` in params.yaml")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"))
+    parser.add_argument("--best", type=Path, help="tuning/best_params.json: train the tuned model")
     args = parser.parse_args()
 
     from rnnops.config import load_params
     from rnnops.errors import ParamsError
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
+    if args.best:
+        from rnnops.config import with_tuned_model
+        params = with_tuned_model(params, args.best)
     if args.name not in params.models:
         raise ParamsError(f"{args.params}: models.{args.name} does not exist. Fix: add it under "
                           f"models: or use one of {', '.join(params.models)}.")

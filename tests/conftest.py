@@ -27,10 +27,11 @@ def default_params() -> dict:
 
 
 def write_params(path: Path, **sections) -> Path:
-    """params.yaml from the repo's defaults with `data={...}` etc. merged in."""
+    """params.yaml from the repo's defaults with `data={...}` etc. merged in; `models` replaces
+    the default set, since only the listed models get stages."""
     params = default_params()
     for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(params.get(key), dict):
+        if key != "models" and isinstance(value, dict) and isinstance(params.get(key), dict):
             params[key] = {**params[key], **value}
         else:
             params[key] = value

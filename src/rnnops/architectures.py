@@ -10,7 +10,7 @@ This module imports Keras only inside the builders, so params validation stays l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,11 @@ class RecurrentParams(ModelParams):
     embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width")
     units: int = Field(64, ge=1, le=4096, description="recurrent units (per direction)")
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on recurrent state")
+
+
+class RnnParams(RecurrentParams):
+    cell: Literal["simple_rnn", "lstm", "gru"] = Field("lstm", description="recurrent cell")
+    bidirectional: bool = Field(False, description="read the sequence both ways")
 
 
 class StackedParams(ModelParams):
@@ -148,6 +153,13 @@ def bilstm(p: RecurrentParams, spec: DatasetSpec):
 @register("bigru", RecurrentParams)
 def bigru(p: RecurrentParams, spec: DatasetSpec):
     return _head(*_recurrent("GRU", p, spec, bidirectional=True), p, spec, "bigru")
+
+
+@register("rnn", RnnParams)
+def rnn(p: RnnParams, spec: DatasetSpec):
+    """One recurrent layer whose cell and direction are hyperparameters (the tuning space)."""
+    layer = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[p.cell]
+    return _head(*_recurrent(layer, p, spec, bidirectional=p.bidirectional), p, spec, "rnn")
 
 
 @register("stacked_lstm", StackedParams)

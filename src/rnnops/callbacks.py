@@ -47,6 +47,23 @@ class MlflowEpochMetrics(keras.callbacks.Callback):
         mlflow.log_metrics(values, step=epoch + 1)
 
 
+class ValMacroF1(keras.callbacks.Callback):
+    """Adds `val_macro_f1` to each epoch's logs (for callbacks after it, e.g. pruning)."""
+
+    def __init__(self, val: tuple, num_classes: int):
+        super().__init__()
+        self.x, self.y = val
+        self.num_classes = num_classes
+
+    def on_epoch_end(self, epoch, logs=None):
+        from rnnops.data import predict_proba
+        from rnnops.metrics import classification_metrics
+
+        if logs is not None:
+            proba = predict_proba(self.model, self.x, self.num_classes)
+            logs["val_macro_f1"] = classification_metrics(self.y, proba)["macro_f1"]
+
+
 def standard(train: TrainParams, checkpoint: Path, history_csv: Path) -> list:
     monitor = train.early_stopping.monitor
     mode = "max" if "accuracy" in monitor else "min"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rnnops.architectures import REGISTRY, ModelParams
 from rnnops.errors import ParamsError
+from rnnops.search_space import TuneParams, space_errors
 
 SOURCES = ("tweets", "imdb", "reuters", "csv")
 
@@ -105,6 +106,7 @@ class Params(Strict):
     data: DataParams
     train: TrainParams
     models: dict[str, ModelParams] = Field(description="architectures to train and their hyperparameters")
+    tune: TuneParams
 
     def model(self, name: str) -> tuple[str, ModelParams]:
         """(registered architecture, its validated params) of the entry `models.<name>`."""
@@ -139,6 +141,22 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return params
 
 
+def with_tuned_model(params: Params, source: str | Path) -> Params:
+    """`params` with the tune stage's winner (tuning/best_params.json): its train.* overrides
+    and models = {tuned: ...}."""
+    import json
+
+    try:
+        best = json.loads(Path(source).read_text(encoding="utf-8"))
+        block = dict(best["models"]["tuned"])
+        model = REGISTRY[block["architecture"]].params.model_validate(block)
+        train = TrainParams.model_validate({**params.train.model_dump(), **best.get("train", {})})
+    except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ParamsError(f"{source}: not a valid tuning result ({exc}). "
+                          "Fix: rerun the tune stage (`dvc repro tune`).") from None
+    return params.model_copy(update={"train": train, "models": {"tuned": model}})
+
+
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'data': {'max_len': 64}} -> {'data.max_len': 64} (for MLflow params)."""
     flat: dict[str, Any] = {}
@@ -161,6 +179,10 @@ def _validate(raw: dict) -> tuple[Params | None, list[dict]]:
     if isinstance(models, dict):
         checked = {}
         for name, block in models.items():
+            if name == "tuned":
+                errors.append({"type": "value_error", "loc": ("models", name), "msg": (
+                    "'tuned' is reserved for the model the tune stage finds. Fix: rename the block")})
+                continue
             arch = (block.get("architecture") if isinstance(block, dict) else None) or name
             if arch not in REGISTRY:
                 errors.append({"type": "value_error", "loc": ("models", name), "msg": (
@@ -172,10 +194,13 @@ def _validate(raw: dict) -> tuple[Params | None, list[dict]]:
             except ValidationError as exc:
                 errors += [{**e, "loc": ("models", name, *e["loc"])} for e in exc.errors()]
         raw = {**raw, "models": checked}
+    if isinstance(raw.get("tune"), dict):
+        errors += space_errors(raw["tune"])
     try:
-        return (Params.model_validate(raw) if not errors else None), errors
+        params = Params.model_validate(raw)
     except ValidationError as exc:
         return None, errors + exc.errors()
+    return (None if errors else params), errors
 
 
 def _root_for(loc: list[str], raw: dict):
@@ -190,6 +215,8 @@ def _root_for(loc: list[str], raw: dict):
 
 def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     loc = [str(p) for p in err["loc"]]
+    if loc[:2] == ["tune", "space"] and len(loc) > 3 and loc[3] in ("int", "float", "categorical"):
+        del loc[3]  # pydantic names the union member; the user wrote `type:` already
     key = ".".join(loc) or "(top level)"
     kind = err["type"]
     parent = ".".join(loc[:-1])
@@ -212,7 +239,7 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
         allowed = err.get("ctx", {}).get("expected", "")
         return f"{where}: must be one of {allowed}{got}. Fix: use one of those values{hint}."
     if kind == "value_error":
-        return f"{key}: {err['msg'].removeprefix('Value error, ')}."
+        return f"{where}: {err['msg'].removeprefix('Value error, ')}."
     return f"{where}: {err['msg'].lower()}{got}. Fix: set a valid value{hint}."
 
 

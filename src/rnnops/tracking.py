@@ -63,6 +63,16 @@ def git_commit(cwd: Path) -> str:
         return "unknown"
 
 
+def use_store(dataset: str) -> str:
+    """Point MLflow at the project's store; returns the id of the dataset's experiment."""
+    import mlflow
+
+    # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
+    default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
+    mlflow.set_tracking_uri(tracking_uri())
+    return _experiment_id(mlflow.MlflowClient(), experiment_name(dataset), default_store)
+
+
 class StageKilled(KeyboardInterrupt):
     """SIGTERM, turned into an exception so the run can be closed as KILLED."""
 
@@ -75,10 +85,7 @@ def stage_run(stage: str, dataset: str, params: dict | None = None,
     import mlflow
 
     # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
-    default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
-    mlflow.set_tracking_uri(tracking_uri())
-    client = mlflow.MlflowClient()
-    experiment_id = _experiment_id(client, experiment_name(dataset), default_store)
+    experiment_id = use_store(dataset)
     dvc_stage = os.environ.get("DVC_STAGE", stage)
     run_tags = {
         "rnnops.stage": stage,

@@ -70,7 +70,7 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> dict[int, float
 def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, spec: DatasetSpec,
               arrays: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, workdir: Path,
               extra_callbacks: list | None = None, epochs: int | None = None,
-              evaluate_splits=("val", "test")) -> FitResult:
+              evaluate_splits=("val", "test"), verbose: int | None = None) -> FitResult:
     """Build, compile and fit; returns the best-epoch model (restored weights) and its metrics."""
     from rnnops import callbacks
 
@@ -90,7 +90,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, 
     history_csv = workdir / "history.csv"
     cbs = callbacks.standard(train, workdir / "model.keras", history_csv) + list(extra_callbacks or [])
     # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
-    verbose = 1 if sys.stdout.isatty() else 2
+    verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
     model.fit(train_ds, validation_data=val_ds, epochs=epochs or train.epochs, callbacks=cbs,
               class_weight=class_weights(y_train, spec.num_classes, train.class_weight),

@@ -102,5 +102,5 @@ def test_failed_dvc_repro_keeps_dvc_lock(project):
     assert "data.max_len" in failed.stderr + failed.stdout
     assert (project / "dvc.lock").read_text() == lock
     # DVC removes a stage's outputs before running it; the previous ones are in its cache.
-    restored = run(["dvc", "checkout"], project)
+    restored = run(["dvc", "checkout", "prepare"], project)
     assert restored.returncode == 0 and (project / "data" / "prepared" / "spec.json").exists()

@@ -51,7 +51,7 @@ def test_dvc_repro_prepare_end_to_end(project):
     assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout
     assert len(mlflow_runs(project)) == 1  # nothing ran
 
-    exp = run(["dvc", "exp", "run", "-S", "data.max_len=20", "-n", "short"], project)
+    exp = run(["dvc", "exp", "run", "prepare", "-S", "data.max_len=20", "-n", "short"], project)
     assert exp.returncode == 0, exp.stdout + exp.stderr
     assert json.loads((out / "spec.json").read_text())["max_len"] == 20
     tagged = [r for r in mlflow_runs(project) if r.data.tags.get("dvc.exp_name") == "short"]
