@@ -17,3 +17,24 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
 
 def confusion(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return confusion_matrix(y, proba.argmax(axis=1), labels=np.arange(proba.shape[1]))
+
+
+def evaluation_metrics(y: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict:
+    """Everything the evaluate stage reports for one model: accuracy, macro-F1, log loss,
+    ROC-AUC (binary, or macro one-vs-rest), per-class precision/recall/F1 and the confusion matrix."""
+    from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+    classes = np.arange(proba.shape[1])
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, proba.argmax(axis=1), labels=classes, zero_division=0)
+    try:
+        auc = float(roc_auc_score(y, proba[:, 1]) if len(classes) == 2 else
+                    roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes))
+    except ValueError:  # a class absent from y: AUC is undefined
+        auc = None
+    return {
+        **classification_metrics(y, proba), "roc_auc": auc,
+        "per_class": {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for name, p, r, f, s in zip(labels, precision, recall, f1, support)},
+        "confusion": confusion(y, proba).tolist(),
+    }

@@ -90,7 +90,8 @@ def test_models_blocks_are_checked_against_their_architecture(tmp_path):
     assert "3 problem(s)" in message
     assert "models.lstm.unitz" in message and "did you mean 'units'" in message
     assert "models.gru.units" in message and "got -1" in message
-    assert "models.lstmm: unknown architecture 'lstmm'" in message and "transformer" in message
+    assert "models.lstmm (line" in message and "unknown architecture 'lstmm'" in message
+    assert "transformer" in message
     raw["models"] = {"wide_gru": {"architecture": "gru", "units": 256}}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     assert load_params(path).model("wide_gru")[0] == "gru"
@@ -110,3 +111,56 @@ def test_bad_params_exit_2_before_tensorflow_or_mlflow_import(tmp_path):
     assert "exit 2 False False" in out.stdout, out.stdout + out.stderr
     assert "data.max_len" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key, dimension, expected", [
+    ("model.unitz", {"type": "int", "low": 8, "high": 16}, "'model.unitz' is not a tunable key"),
+    ("train.epochs", {"type": "int", "low": 1, "high": 3}, "not a tunable key"),
+    ("model.dropout", {"type": "float", "low": 0.2, "high": 1.5}, "value 1.5 is invalid for model.dropout"),
+    ("model.cell", {"type": "categorical", "choices": ["lstm", "tcn"]}, "value 'tcn' is invalid"),
+    ("train.optimizer", {"type": "categorical", "choices": ["adam", "adagrad"]}, "'adagrad' is invalid"),
+    ("train.learning_rate", {"type": "float", "low": 0.01, "high": 0.001}, "low (0.01) is above high"),
+    ("train.learning_rate", {"type": "float", "low": 0.0, "high": 0.1, "log": True}, "log range needs low > 0"),
+    ("model.units", {"type": "integer", "low": 8, "high": 16}, "expected tags: 'int', 'float', 'categorical'"),
+    ("model.units", {"type": "int", "low": 8}, "tune.space.model.units.high: missing"),
+])
+def test_bad_search_space_entries_name_their_key(tmp_path, key, dimension, expected):
+    raw = default_params()
+    raw["tune"]["space"][key] = dimension
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert f"tune.space.{key}" in str(info.value) and expected in str(info.value)
+
+
+def test_tune_settings_are_checked(tmp_path):
+    raw = default_params()
+    raw["tune"].update(metric="val_loss", direction="maximize", n_trials=0, pruner="asha")
+    raw["models"]["tuned"] = {"architecture": "lstm"}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert "tune.n_trials" in message and "tune.pruner" in message and "'asha'" in message
+    assert "models.tuned" in message and "reserved" in message
+    raw["tune"].update(n_trials=5, pruner="median")  # the direction is checked once fields are valid
+    del raw["models"]["tuned"]
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ParamsError, match="does not fit tune.metric val_loss. Fix: set direction: minimize"):
+        load_params(path)
+
+
+def test_best_params_file_becomes_the_tuned_model(tmp_path):
+    from rnnops.config import with_tuned_model
+
+    best = tmp_path / "best.json"
+    best.write_text('{"models": {"tuned": {"architecture": "rnn", "cell": "gru", "units": 16}},'
+                    ' "train": {"learning_rate": 0.005}}')
+    params = with_tuned_model(load_params(REPO / "params.yaml"), best)
+    assert list(params.models) == ["tuned"] and params.model("tuned")[0] == "rnn"
+    assert params.models["tuned"].cell == "gru" and params.train.learning_rate == 0.005
+    best.write_text('{"models": {"tuned": {"architecture": "rnn", "units": -1}}}')
+    with pytest.raises(ParamsError, match="best.json: not a valid tuning result"):
+        with_tuned_model(params, best)
