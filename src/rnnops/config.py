@@ -101,12 +101,22 @@ class TrainParams(Strict):
         "its own longest document; 1 = one bucket"))
 
 
+class EvaluateParams(Strict):
+    metric: Literal["accuracy", "macro_f1", "loss"] = Field(
+        description="validation score that picks the ensemble members and the winner")
+    ensemble_size: int = Field(ge=1, le=1000, description="greedy selection: most members (with repeats)")
+    promote_metric: Literal["accuracy", "macro_f1"] = Field(
+        description="test metric a new registry version must beat to become the champion")
+    registry: bool = Field(description="log the winner to the MLflow model registry")
+
+
 class Params(Strict):
     seed: int = Field(ge=0, le=2**31 - 1, description="global random seed")
     data: DataParams
     train: TrainParams
     models: dict[str, ModelParams] = Field(description="architectures to train and their hyperparameters")
     tune: TuneParams
+    evaluate: EvaluateParams
 
     def model(self, name: str) -> tuple[str, ModelParams]:
         """(registered architecture, its validated params) of the entry `models.<name>`."""

@@ -73,12 +73,15 @@ def summary(name: str, arch: str, result) -> dict:
 
 def write(result, prepared: PreparedData, metrics: dict, model_dir: Path, metrics_path: Path,
           plot_path: Path) -> None:
-    """model.keras (token ids), text_model.keras (raw text), probabilities.npz; metrics; history."""
+    """model.keras (token ids), text_model.keras (raw text), labels.json, probabilities.npz;
+    metrics; history."""
     from rnnops.text_model import text_model
     from rnnops.train import atomic_save
 
     atomic_save(result.model, model_dir / "model.keras")
     atomic_save(text_model(result.model, prepared.spec, prepared.vocabulary), model_dir / "text_model.keras")
+    # The class names travel with the models, so a model folder is self-describing.
+    (model_dir / "labels.json").write_text(json.dumps(prepared.label_names) + "\n")
     np.savez(model_dir / "probabilities.npz", val=result.proba["val"], test=result.proba["test"],
              y_val=prepared.arrays["val"][1], y_test=prepared.arrays["test"][1])
     for leftover in ("history.csv",):

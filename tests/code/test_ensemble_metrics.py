@@ -1,0 +1,92 @@
+"""Ensembles are chosen on validation only; metrics match scikit-learn; registry promotion."""
+import mlflow
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+from rnnops import registry
+from rnnops.ensemble import Ensemble, greedy_selection, soft_vote
+from rnnops.evaluate_stage import Member, candidates, choose
+from rnnops.metrics import evaluation_metrics
+
+
+def test_binary_metrics_on_fixed_arrays():
+    y = np.array([0, 0, 1, 1])
+    p1 = np.array([0.1, 0.6, 0.4, 0.9])
+    m = evaluation_metrics(y, np.stack([1 - p1, p1], axis=1), ["neg", "pos"])
+    assert m["accuracy"] == 0.5 and m["roc_auc"] == 0.75  # by hand: 3 of 4 pairs ranked right
+    assert m["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.9])))
+    assert m["per_class"]["pos"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert m["confusion"] == [[1, 1], [1, 1]]
+
+
+def test_multiclass_metrics_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 200)
+    proba = rng.dirichlet(np.ones(4), 200)
+    m = evaluation_metrics(y, proba, list("abcd"))
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, proba.argmax(1)))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, proba.argmax(1), average="macro"))
+    assert m["loss"] == pytest.approx(log_loss(y, proba))
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"))
+    assert sum(c["support"] for c in m["per_class"].values()) == 200
+
+
+def _members(rng, y_val, y_test, quality):
+    def noisy(y, q):  # right class with probability about q
+        p = rng.dirichlet(np.ones(3), len(y))
+        p[np.arange(len(y)), y] += q * 3
+        return p / p.sum(axis=1, keepdims=True)
+    return {name: Member(name, None, {"val": noisy(y_val, q), "test": noisy(y_test, q)}, {})
+            for name, q in quality.items()}
+
+
+def test_selection_uses_validation_only():
+    rng = np.random.default_rng(1)
+    y_val, y_test = rng.integers(0, 3, 300), rng.integers(0, 3, 300)
+    members = _members(rng, y_val, y_test, {"a": 0.2, "b": 0.5, "c": 0.35})
+    picked = choose(candidates(members, y_val, "accuracy", 10), members, y_val, "accuracy")
+    greedy = candidates(members, y_val, "accuracy", 10)[-1]
+    for m in members.values():  # scramble everything about test
+        m.proba["test"] = rng.permutation(m.proba["test"])
+    y_test_permuted = rng.permutation(y_test)
+    assert y_test_permuted is not y_test
+    again = choose(candidates(members, y_val, "accuracy", 10), members, y_val, "accuracy")
+    assert again == picked and candidates(members, y_val, "accuracy", 10)[-1] == greedy
+
+
+def test_greedy_selection_prefers_the_strong_member_and_weights_sum_to_one():
+    rng = np.random.default_rng(2)
+    y_val = rng.integers(0, 3, 400)
+    members = _members(rng, y_val, y_val, {"weak": 0.05, "strong": 0.6, "medium": 0.3})
+    ens = greedy_selection(y_val, {n: m.proba["val"] for n, m in members.items()}, "loss", 15)
+    assert sum(ens.weights.values()) == pytest.approx(1.0)
+    assert max(ens.weights, key=ens.weights.get) == "strong"
+    assert soft_vote(["x", "y"]).weights == {"x": 0.5, "y": 0.5}
+    combined = Ensemble("e", {"a": 0.25, "b": 0.75}).combine({"a": np.ones((2, 2)), "b": np.zeros((2, 2))})
+    assert np.allclose(combined, 0.25)
+
+
+def test_registry_promotion_both_ways(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    client.create_registered_model("rnnops-demo")
+
+    def new_version():
+        count = len(client.search_model_versions("name='rnnops-demo'"))
+        source = tmp_path / f"model{count}"
+        source.mkdir()
+        return client.create_model_version("rnnops-demo", source.as_uri()).version
+
+    first = registry.promote("rnnops-demo", new_version(), "accuracy", 0.80, "split-1")
+    assert first["alias"] == "champion" and first["reason"] == "no champion yet"
+    worse = registry.promote("rnnops-demo", new_version(), "accuracy", 0.79, "split-1")
+    assert worse["alias"] == "challenger" and worse["champion_value"] == 0.80
+    better = registry.promote("rnnops-demo", new_version(), "accuracy", 0.85, "split-1")
+    assert better["alias"] == "champion" and better["champion_version"] == first["version"]
+    other_split = registry.promote("rnnops-demo", new_version(), "accuracy", 0.99, "split-2")
+    assert other_split["alias"] == "challenger" and "another test split" in other_split["reason"]
+    assert str(client.get_model_version_by_alias("rnnops-demo", "champion").version) == better["version"]
+    assert str(client.get_model_version_by_alias("rnnops-demo", "challenger").version) == other_split["version"]
+    assert "v3 -> @champion" in registry.describe(better) and "0.8000" in registry.describe(better)
