@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rnnops-installed
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare clean-venv
+.PHONY: setup repro test ui dag bench-prepare clean-venv retrain remote
 
 setup: $(STAMP)
 
@@ -36,6 +36,16 @@ dag: setup
 # Wall time of the prepare stage on IMDB (50k reviews) and on the tweets corpus.
 bench-prepare: setup
 	$(BIN)/python benchmarks/bench_prepare.py
+
+# The retraining job of .github/workflows/retrain.yml, locally (same script).
+retrain:
+	scripts/retrain.sh
+
+# A DVC remote for data, models and the run cache: a folder, s3://..., gs://..., ssh://...
+remote: setup
+	@test -n "$(URL)" || { echo "usage: make remote URL=/path/or/s3://bucket/prefix"; exit 2; }
+	$(BIN)/dvc remote add --default --force storage "$(URL)"
+	@echo "DVC remote 'storage' -> $(URL) (in .dvc/config; commit it to share)"
 
 clean-venv:
 	rm -rf $(VENV)

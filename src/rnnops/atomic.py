@@ -20,6 +20,9 @@ def staged_outputs(*targets: str | Path) -> Iterator[list[Path]]:
     temps = []
     for final in finals:
         final.parent.mkdir(parents=True, exist_ok=True)
+        # Leftovers of a run that was killed (SIGKILL skips the cleanup below).
+        for stale in final.parent.glob(f".{final.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
         temps.append(Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)))
     # Each temp is an empty folder; a file target is written *inside* it and moved out on commit.
     staged = [t / final.name for t, final in zip(temps, finals)]

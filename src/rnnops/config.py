@@ -35,7 +35,19 @@ class CsvOptions(Strict):
     format: Literal["auto", "csv", "tsv", "parquet"] = Field(
         "auto", description="file format; auto = from the file name"
     )
-    encoding: str = Field("utf-8", min_length=1, description="text encoding of CSV/TSV files")
+    encoding: str = Field("utf-8", pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+                          description="text encoding of CSV/TSV files (utf-8, latin-1, cp1252, ...)")
+
+    @model_validator(mode="after")
+    def _known_encoding(self) -> "CsvOptions":
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"data.csv.encoding '{self.encoding}' is not a known text encoding. "
+                             "Fix: use utf-8, latin-1, cp1252, ...") from None
+        return self
 
 
 class DataParams(Strict):

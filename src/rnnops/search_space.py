@@ -99,9 +99,12 @@ class TuneParams(_Strict):
     sampler: Literal["tpe", "random"] = Field(description="TPE (seeded with `seed`) or random search")
     pruner: Literal["hyperband", "median", "none"] = Field(description="stops unpromising trials early")
     startup_trials: int = Field(ge=0, le=1000, description="median pruner: trials before pruning starts")
-    storage: str | None = Field(description="Optuna storage URL (sqlite:///..., postgresql://..., "
-                                            "journal:<file>); null = sqlite in tuning/")
-    study_name: str | None = Field(description="null = derived from the dataset and the search space")
+    storage: str | None = Field(
+        pattern=r"^(sqlite:///|postgresql(\+\w+)?://|mysql(\+\w+)?://|journal:)[^\s;|&`$<>]+$",
+        description="Optuna storage URL (sqlite:///..., postgresql://..., mysql://..., journal:<file>; "
+                    "URL-encode special characters); null = sqlite in tuning/")
+    study_name: str | None = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+                                   description="letters, digits, . _ -; null = derived from the data and space")
     heartbeat_interval: int = Field(ge=1, le=3600, description="seconds between a trial's heartbeats")
     grace_period: int = Field(ge=1, le=86_400, description="a RUNNING trial without a heartbeat for "
                                                            "this long is failed and retried")

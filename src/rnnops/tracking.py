@@ -63,9 +63,30 @@ def git_commit(cwd: Path) -> str:
         return "unknown"
 
 
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on an unreachable tracking server: MLflow's own client retries for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    from rnnops.errors import RnnopsError
+
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout)
+    except urllib.error.HTTPError:
+        return  # the server answers (some servers have no /health): good enough
+    except (OSError, ValueError) as exc:
+        raise RnnopsError(f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable "
+                          f"({getattr(exc, 'reason', exc)}). Fix: start it, or unset "
+                          "MLFLOW_TRACKING_URI to use the project's local store.") from None
+
+
 def use_store(dataset: str) -> str:
     """Point MLflow at the project's store; returns the id of the dataset's experiment."""
     import mlflow
+
+    check_reachable(tracking_uri())
 
     # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
     default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
