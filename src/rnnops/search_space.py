@@ -125,17 +125,20 @@ def space_errors(tune: dict) -> list[dict]:
     from rnnops.config import TrainParams
 
     arch = tune.get("architecture")
-    if arch not in REGISTRY:
+    if not isinstance(arch, str) or arch not in REGISTRY:
         return [{"type": "value_error", "loc": ("tune", "architecture"), "msg": (
             f"unknown architecture '{arch}'. Fix: use one of {', '.join(sorted(REGISTRY))}")}]
     model_cls = REGISTRY[arch].params
     errors = []
+    base, space = tune.get("base") or {}, tune.get("space") or {}
+    if not isinstance(base, dict) or not isinstance(space, dict):
+        return []  # a wrong type, reported by the TuneParams validation with its key path
     try:
-        model_cls.model_validate(tune.get("base") or {})
+        model_cls.model_validate(base)
     except ValidationError as exc:
         errors += [{**e, "loc": ("tune", "base", *e["loc"])} for e in exc.errors()]
     train_fields = TrainParams.model_fields
-    for key, dim in (tune.get("space") or {}).items():
+    for key, dim in space.items():
         section, _, field = key.partition(".")
         loc = ("tune", "space", key)
         if section == "model" and field in model_cls.model_fields and field != "architecture":
@@ -153,7 +156,7 @@ def space_errors(tune: dict) -> list[dict]:
         except ValidationError:
             continue  # reported by the TuneParams validation with its own key path
         for value in dim.candidates():
-            problem = _field_problem(target, field, value, tune.get("base") or {}, train_fields)
+            problem = _field_problem(target, field, value, base, train_fields)
             if problem:
                 errors.append({"type": "value_error", "loc": loc, "msg": (
                     f"value {value!r} is invalid for {section}.{field}: {problem}. Fix: narrow the range")})

@@ -26,3 +26,15 @@ def prepared_project(tmp_path_factory):
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "prepared"], project)
     return project
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory):
+    """Two fresh projects, each after a full `dvc repro` of the small profile."""
+    projects = []
+    for name in ("first", "second"):
+        project = small_project(tmp_path_factory.mktemp(name) / "project")
+        result = run(["dvc", "repro"], project, timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        projects.append(project)
+    return projects

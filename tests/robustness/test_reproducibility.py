@@ -1,0 +1,49 @@
+"""Reproducibility of the whole pipeline: same seed -> same metrics files; no change -> no stage
+runs; one model's params changed -> only that model and what depends on it run again."""
+import json
+import re
+import subprocess
+
+import pytest
+
+from tests.conftest import BIN, run
+
+pytestmark = pytest.mark.slow
+TIMINGS = {"train_seconds", "samples_per_second", "wall_seconds"}  # measurements, not results
+
+
+def metrics_without_timings(project):
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in TIMINGS}
+        return node
+    return {str(p.relative_to(project)): strip(json.loads(p.read_text()))
+            for p in sorted((project / "metrics").rglob("*.json"))}
+
+
+def stages_run(output):
+    return sorted(re.findall(r"Running stage '([^']+)'", output))
+
+
+def test_same_seed_gives_identical_metrics_files(two_runs):
+    first, second = (metrics_without_timings(p) for p in two_runs)
+    assert set(first) == {"metrics/data.json", "metrics/evaluate.json", "metrics/tune.json",
+                          "metrics/train/lstm.json", "metrics/train/multihot_dense.json", "metrics/train/tuned.json"}
+    assert first == second
+    reports = [(p / "reports" / "report.md").read_text() for p in two_runs]
+    # The report differs only where it names run ids, timings and the registry (per store).
+    assert len(reports[0].splitlines()) == len(reports[1].splitlines())
+
+
+def test_nothing_changed_runs_no_stage(two_runs):
+    result = run(["dvc", "repro"], two_runs[0])
+    assert result.returncode == 0 and stages_run(result.stdout) == []
+
+
+def test_one_model_changed_reruns_only_it_and_downstream(two_runs):
+    project = two_runs[0]
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text.replace("units: 8", "units: 12", 1))
+    result = run(["dvc", "repro"], project, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert stages_run(result.stdout) == ["evaluate", "report", "train@lstm"]
