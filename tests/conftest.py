@@ -60,7 +60,8 @@ def project(tmp_path: Path) -> Path:
 
 def make_project(dest: Path) -> Path:
     dest.mkdir(parents=True)
-    for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore"):
+    for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
+                 "Makefile", "scripts"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
