@@ -77,6 +77,29 @@ def make_project(dest: Path) -> Path:
     return dest
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 180) -> None:
+    """Poll `url` until it answers; fail if the server exits or `timeout` seconds pass."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            assert time.monotonic() < deadline and server.poll() is None, f"{url} never answered"
+            time.sleep(1)
+
+
 def mlflow_runs(project: Path) -> list:
     """Every run in the project's default store (sqlite under mlruns/)."""
     import mlflow

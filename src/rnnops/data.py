@@ -79,3 +79,12 @@ def as_class_probabilities(out: np.ndarray, num_classes: int) -> np.ndarray:
         return np.stack([1.0 - p1, p1], axis=1)
     out = out.astype(np.float64)
     return out / out.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within 1e-7
+
+
+def labelled(proba: np.ndarray, labels: list[str]):
+    """A DataFrame: the predicted label, then one probability column per class."""
+    import pandas as pd
+
+    frame = pd.DataFrame(proba, columns=labels)
+    frame.insert(0, "label", [labels[i] for i in proba.argmax(axis=1)])
+    return frame

@@ -41,6 +41,12 @@ def log_keras_model(model, name: str, example):
 
 def log_text_model(text_model_path, labels_path, name: str = "text_model", example=None):
     """Log the end-to-end classifier as a pyfunc model from code (rnnops/serving.py)."""
+    return log_raw_text_model({"text_model": str(text_model_path), "labels": str(labels_path)}, name, example)
+
+
+def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, registered_model_name=None):
+    """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
+    model, or an ensemble (see serving.TextClassifier); optionally registered."""
     from pathlib import Path
 
     import mlflow
@@ -50,6 +56,5 @@ def log_text_model(text_model_path, labels_path, name: str = "text_model", examp
     # requirements can serve it without installing this project.
     return mlflow.pyfunc.log_model(
         name=name, python_model=str(package / "serving.py"), code_paths=[str(package)],
-        artifacts={"text_model": str(text_model_path), "labels": str(labels_path)},
-        input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
-        pip_requirements=requirements())
+        artifacts=artifacts, input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
+        pip_requirements=requirements(), registered_model_name=registered_model_name)

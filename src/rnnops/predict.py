@@ -52,7 +52,7 @@ def _mlflow(uri: str, hint: bool = False):
 
 
 def _keras_file(path: Path):
-    from rnnops.data import as_class_probabilities
+    from rnnops.data import as_class_probabilities, labelled
     from rnnops.train import load_keras_model
 
     if path.suffix != ".keras":
@@ -72,9 +72,7 @@ def _keras_file(path: Path):
         import numpy as np
 
         proba = as_class_probabilities(model.predict(np.array(texts, dtype=object), verbose=0), len(labels))
-        frame = pd.DataFrame(proba, columns=labels)
-        frame.insert(0, "label", [labels[i] for i in proba.argmax(axis=1)])
-        return frame
+        return labelled(proba, labels)
 
     return predict
 

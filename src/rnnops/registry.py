@@ -20,11 +20,8 @@ def model_name(dataset: str) -> str:
 def log_winner(weights: dict[str, float], model_dirs: dict[str, Path], labels_path: Path, name: str):
     """Log the winner (one model or a weighted ensemble of text models) as a raw-text pyfunc,
     registered under `name`; returns MLflow's ModelInfo (registered_model_version set)."""
-    import mlflow
+    from rnnops.mlflow_models import log_raw_text_model
 
-    from rnnops.mlflow_models import requirements
-
-    package = Path(__file__).parent
     artifacts = {"labels": str(labels_path)}
     members = {}
     for i, (member, weight) in enumerate(weights.items()):
@@ -34,10 +31,7 @@ def log_winner(weights: dict[str, float], model_dirs: dict[str, Path], labels_pa
         spec = Path(tmp) / "ensemble.json"
         spec.write_text(json.dumps({"members": members, "names": list(weights)}, indent=2))
         artifacts["ensemble"] = str(spec)
-        return mlflow.pyfunc.log_model(
-            name="winner", python_model=str(package / "serving.py"), code_paths=[str(package)],
-            artifacts=artifacts, input_example=["what a wonderful film", "a dull, lifeless plot"],
-            pip_requirements=requirements(), registered_model_name=name)
+        return log_raw_text_model(artifacts, "winner", registered_model_name=name)
 
 
 def promote(name: str, version: str, metric: str, value: float, split_sha256: str) -> dict:

@@ -29,16 +29,14 @@ class TextClassifier(PythonModel):
     def predict(self, context, model_input: list[str], params=None) -> pd.DataFrame:
         import numpy as np
 
-        from rnnops.data import as_class_probabilities
+        from rnnops.data import as_class_probabilities, labelled
 
         texts = np.array(["" if t is None else str(t) for t in model_input], dtype=object)
         if len(texts) == 0:
             return pd.DataFrame(columns=["label", *self.labels])
         proba = sum(weight * as_class_probabilities(model.predict(texts, verbose=0), len(self.labels))
                     for model, weight in self.members)
-        frame = pd.DataFrame(proba, columns=self.labels)
-        frame.insert(0, "label", [self.labels[i] for i in proba.argmax(axis=1)])
-        return frame
+        return labelled(proba, self.labels)
 
 
 mlflow.models.set_model(TextClassifier())

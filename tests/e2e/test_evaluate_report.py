@@ -1,15 +1,13 @@
 """`dvc repro` on a small profile ends with the evaluation, the report, a registered champion,
 and raw-text prediction from the shell and over HTTP that agree."""
 import json
-import socket
 import subprocess
-import time
 import urllib.request
 
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, env_for, make_project, mlflow_runs, run, write_params
+from tests.conftest import BIN, env_for, free_port, make_project, mlflow_runs, run, wait_for_http, write_params
 
 pytestmark = pytest.mark.slow
 EDGE_TEXTS = ["love this airline", "", "   ", "late " * 20_000, "🙂🙂 ✈️", "日本語のテキスト", "Привет"]
@@ -66,23 +64,14 @@ def test_served_model_and_cli_agree_on_every_kind_of_text(project):
     for row in cli:
         assert row["label"] in row["probabilities"] and sum(row["probabilities"].values()) == pytest.approx(1, abs=1e-5)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [str(BIN / "mlflow"), "models", "serve", "-m", "models:/rnnops-tweets@champion", "--env-manager",
          "local", "--host", "127.0.0.1", "--port", str(port)], cwd=project,
         env={**env_for(project), "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-                time.sleep(1)
+        wait_for_http(f"http://127.0.0.1:{port}/ping", server)
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
                                          data=json.dumps({"inputs": EDGE_TEXTS}).encode(),
                                          headers={"Content-Type": "application/json"})

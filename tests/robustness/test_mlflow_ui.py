@@ -1,15 +1,12 @@
 """The MLflow UI as a person sees it: headless Chromium on the experiment page lists the run of
 every stage with its metrics. Needs Debian's `chromium` (apt install chromium); skipped without."""
 import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 
 import mlflow
 import pytest
 
-from tests.conftest import BIN, env_for
+from tests.conftest import BIN, env_for, free_port, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -20,21 +17,12 @@ def test_experiment_page_lists_every_stage(two_runs, tmp_path):
     project = two_runs[1]
     store = f"sqlite:///{project / 'mlruns' / 'mlflow.db'}"
     experiment = mlflow.MlflowClient(store).get_experiment_by_name("rnnops-tweets")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     ui = subprocess.Popen([str(BIN / "mlflow"), "ui", "--backend-store-uri", store, "--host", "127.0.0.1",
                            "--port", str(port)], cwd=project, env=env_for(project),
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and ui.poll() is None, "mlflow ui did not start"
-                time.sleep(1)
+        wait_for_http(f"http://127.0.0.1:{port}/health", ui, timeout=120)
         url = f"http://127.0.0.1:{port}/#/experiments/{experiment.experiment_id}/runs"
         browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,1000",
                    "--virtual-time-budget=20000"]
