@@ -14,8 +14,10 @@ mkdir -p "$OUT"
 make setup
 export PATH="$PWD/.venv/bin:$PATH"
 
-if [ -n "$(dvc remote default 2>/dev/null || true)" ]; then
-  echo "retrain: pulling data, models and the run cache from remote '$(dvc remote default)'"
+# `dvc remote default` prints "No default remote set" on stdout when there is none: use its status.
+remote="$(dvc remote default 2>/dev/null)" || remote=""
+if [ -n "$remote" ]; then
+  echo "retrain: pulling data, models and the run cache from remote '$remote'"
   dvc pull --run-cache --allow-missing || echo "retrain: nothing (or not everything) to pull; stages will run"
 else
   echo "retrain: no DVC remote configured; skipping pull and push"
@@ -35,7 +37,7 @@ if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   { echo "## Metrics against $BASE"; echo; cat "$OUT/metrics_diff.md"; } >> "$GITHUB_STEP_SUMMARY"
 fi
 
-if [ -n "$(dvc remote default 2>/dev/null || true)" ]; then
+if [ -n "$remote" ]; then
   dvc push --run-cache
 fi
 
