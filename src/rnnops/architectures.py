@@ -63,6 +63,8 @@ class TransformerParams(ModelParams):
 
 class MultiHotParams(ModelParams):
     hidden_units: list[int] = Field([64, 32], min_length=1, max_length=4, description="Dense widths")
+    bigram_buckets: int = Field(0, ge=0, le=4_194_304, description="hashed slots for word pairs added "
+                                                                  "to the bag; 0 = single words only")
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ def multihot_dense(p: MultiHotParams, spec: DatasetSpec):
     from rnnops.layers import MultiHot
 
     ids = _inputs()
-    x = MultiHot(spec.vocab_size)(ids)  # bag of words: order and padding play no part
+    x = MultiHot(spec.vocab_size, p.bigram_buckets)(ids)  # bag of words (and pairs): padding plays no part
     for units in p.hidden_units:
         x = keras.layers.Dense(units, activation="relu")(x)
     return _head(ids, x, p, spec, "multihot_dense")

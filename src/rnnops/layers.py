@@ -122,23 +122,35 @@ class AdditiveAttentionPooling(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MultiHot(layers.Layer):
-    """Token ids [batch, time] -> multi-hot bag of words [batch, vocab]; padding (0) ignored."""
+    """Token ids [batch, time] -> multi-hot bag [batch, vocab + bigram_buckets]; padding (0) ignored.
 
-    def __init__(self, vocab_size: int, **kwargs):
+    With bigram_buckets > 0 the bag also holds word pairs (two adjacent non-pad tokens), each
+    hashed into one of that many slots after the vocabulary: word order within a pair is kept,
+    and a pair never spans padding, so the bag is the same however the text is padded."""
+
+    def __init__(self, vocab_size: int, bigram_buckets: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = vocab_size
-        self.encode = layers.CategoryEncoding(num_tokens=vocab_size, output_mode="multi_hot")
+        self.vocab_size, self.bigram_buckets = vocab_size, bigram_buckets
+        self.encode = layers.CategoryEncoding(num_tokens=vocab_size + bigram_buckets, output_mode="multi_hot")
 
     def build(self, input_shape):
         self.encode.build(input_shape)
         super().build(input_shape)
 
     def call(self, ids):
-        not_pad = ops.concatenate([ops.zeros((1,)), ops.ones((self.vocab_size - 1,))])
+        ids = ops.cast(ids, "int32")
+        if self.bigram_buckets:
+            left, right = ids[:, :-1], ids[:, 1:]
+            # int64: left * 1_000_003 overflows int32 for vocabularies above ~2k
+            slot = (ops.cast(left, "int64") * 1_000_003 + ops.cast(right, "int64")) % self.bigram_buckets
+            pairs = ops.where((left > 0) & (right > 0), ops.cast(slot, "int32") + self.vocab_size, 0)
+            ids = ops.concatenate([ids, pairs], axis=1)
+        width = self.vocab_size + self.bigram_buckets
+        not_pad = ops.concatenate([ops.zeros((1,)), ops.ones((width - 1,))])
         return self.encode(ids) * not_pad
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.vocab_size)
+        return (input_shape[0], self.vocab_size + self.bigram_buckets)
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "bigram_buckets": self.bigram_buckets}

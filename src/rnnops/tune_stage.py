@@ -30,10 +30,24 @@ def trial_config(params: Params, overrides: dict):
     return tune.architecture, model, train
 
 
+def epoch_pruning_callback(trial: optuna.Trial, monitor: str):
+    """Optuna's Keras pruning callback, reporting epochs done (1, 2, ...) as the step.
+
+    The stock callback reports Keras' 0-based epoch index; Hyperband's rungs are resources
+    (min_resource * 3**k epochs), so with 0-based steps each rung was checked one epoch late and
+    the last rung fell on the final epoch, where pruning saves nothing."""
+    from optuna_integration import KerasPruningCallback
+
+    class EpochsDonePruning(KerasPruningCallback):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch + 1, logs)
+
+    return EpochsDonePruning(trial, monitor)
+
+
 def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: str):
     """The function Optuna calls per trial: train through fit_model, report each epoch."""
     import mlflow
-    from optuna_integration import KerasPruningCallback
 
     from rnnops.callbacks import ValMacroF1
     from rnnops.train import fit_model
@@ -58,7 +72,7 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
                                **flatten(overrides)})
             callbacks = [ValMacroF1(prepared.arrays["val"], spec.num_classes)] \
                 if tune.metric == "val_macro_f1" else []
-            callbacks.append(KerasPruningCallback(trial, tune.metric))  # reports, may prune
+            callbacks.append(epoch_pruning_callback(trial, tune.metric))  # reports, may prune
             with tuning.Heartbeat(study, trial, tune.heartbeat_interval), \
                     tempfile.TemporaryDirectory() as workdir:
                 result = fit_model(arch, model_params, train, spec, prepared.arrays, params.seed,

@@ -70,6 +70,9 @@ def test_three_trial_study_writes_outputs_and_nested_runs(project):
     assert sum(s in ("COMPLETE", "PRUNED") for s in states(done)) == 3
     assert metrics["trials"]["complete"] + metrics["trials"]["pruned"] == 3
     assert metrics["epochs_spent"] == sum(len(t.intermediate_values) for t in done)
+    # Steps are epochs done (1, 2, ...), the unit of Hyperband's rungs, not Keras' 0-based index.
+    assert all(sorted(t.intermediate_values) == list(range(1, len(t.intermediate_values) + 1))
+               for t in done)
     winner = max((t for t in done if t.state.name == "COMPLETE"), key=lambda t: t.value)
     assert best["trial"] == winner.number and best["value"] == pytest.approx(winner.value)
     assert best["models"]["tuned"]["architecture"] == "rnn"

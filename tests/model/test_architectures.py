@@ -10,7 +10,7 @@ from rnnops.train import compile_model, load_keras_model, set_determinism
 from tests.conftest import default_params
 
 SMALL = {"embedding_dim": 8, "units": 8, "attention_units": 4, "heads": 2, "ff_dim": 8,
-         "hidden_units": [8, 4], "dense_units": 4}
+         "hidden_units": [8, 4], "dense_units": 4, "bigram_buckets": 16}
 
 
 def small_params(name):
@@ -53,6 +53,16 @@ def test_architecture_contract(name, num_classes, tmp_path):
     model.save(path)
     reloaded = load_keras_model(path)
     np.testing.assert_array_equal(reloaded.predict(x, verbose=0), out)
+
+
+def test_multihot_bag_holds_words_and_hashed_word_pairs():
+    from rnnops.layers import MultiHot
+
+    bag = MultiHot(10, bigram_buckets=7)(np.array([[3, 4, 9, 0, 0], [0, 0, 3, 4, 9]], dtype="int32"))
+    bag = np.asarray(bag)
+    pairs = {10 + (3 * 1_000_003 + 4) % 7, 10 + (4 * 1_000_003 + 9) % 7}
+    assert set(np.flatnonzero(bag[0])) == {3, 4, 9} | pairs  # no pair with padding, no pad slot
+    np.testing.assert_array_equal(bag[0], bag[1])              # padding side plays no part
 
 
 def test_only_keras_files_are_loaded(tmp_path):
