@@ -1,7 +1,7 @@
 """Pruning pays: the same study budget (trials) with the default pruner and without one.
 
     python benchmarks/bench_tune.py                    # 12 trials, 4 epochs each, hyperband vs none
-    python benchmarks/bench_tune.py --trials 20 --pruner median
+    python benchmarks/bench_tune.py --pruner hyperband median --trials 20
 
 Runs `pipeline/tune.py` (the real stage) on the project's prepared data (run `dvc repro
 prepare` first) with a temporary study storage and MLflow store, so the project's study and run
@@ -40,18 +40,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--pruner", choices=["hyperband", "median"], default="hyperband")
+    parser.add_argument("--pruner", choices=["hyperband", "median"], nargs="+", default=["hyperband"])
     args = parser.parse_args()
     if not (ROOT / "data" / "prepared" / "spec.json").exists():
         sys.exit("no prepared data: run `dvc repro prepare` first")
     with tempfile.TemporaryDirectory() as tmp:
-        results = {p: search(p, args.trials, args.epochs, Path(tmp)) for p in ("none", args.pruner)}
+        results = {p: search(p, args.trials, args.epochs, Path(tmp)) for p in ("none", *args.pruner)}
     for name, r in results.items():
         print(f"pruner {name:9s} trials {r['trials']}  epochs spent {r['epochs_spent']:3d}  "
               f"best {r['metric']} {r['best_value']:.4f}  wall {r['wall']:.0f} s")
-    base, pruned = results["none"], results[args.pruner]
-    print(f"{args.pruner}: {pruned['epochs_spent'] / base['epochs_spent']:.0%} of the epochs, best value "
-          f"{100 * (pruned['best_value'] - base['best_value']):+.2f} points")
+    base = results["none"]
+    for name in args.pruner:
+        pruned = results[name]
+        print(f"{name}: {pruned['epochs_spent'] / base['epochs_spent']:.0%} of the epochs, best value "
+              f"{100 * (pruned['best_value'] - base['best_value']):+.2f} points")
 
 
 if __name__ == "__main__":
