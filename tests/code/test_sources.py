@@ -88,6 +88,18 @@ def test_missing_path_names_the_key(tmp_path):
         load_source(data_params(source="imdb", path=str(tmp_path / "nowhere.tar.gz")))
 
 
+def test_relative_path_is_relative_to_the_project_root(tmp_path, monkeypatch):
+    # `dvc exp run --temp` runs stages in a copy under .dvc/tmp/exps with DVC_ROOT set to the
+    # project: a relative data.path must still name the file beside the project's params.yaml.
+    (tmp_path / "project").mkdir()
+    write_csv(tmp_path / "project" / "d.csv", [f"film {i},{i % 2}" for i in range(10)])
+    (tmp_path / "copy").mkdir()
+    monkeypatch.chdir(tmp_path / "copy")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "project"))
+    frame = load_source(data_params(source="csv", path="d.csv")).frame
+    assert len(frame) == 10
+
+
 def test_bad_split_value_names_the_line(tmp_path):
     path = write_csv(tmp_path / "d.csv", ["a,1,train", "b,0,holdout"], header="text,label,split")
     with pytest.raises(DataError, match="line 3: split value 'holdout'"):

@@ -21,8 +21,13 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def existing(path: str | Path, what: str) -> Path:
-    """`path` resolved, or a DataError naming the key to fix."""
+    """`path` resolved, or a DataError naming the key to fix. A relative path is relative to the
+    project root, also when `dvc exp run --temp` runs the stage in a temporary copy."""
+    from rnnops.tracking import project_root
+
     resolved = Path(path).expanduser()
+    if not resolved.is_absolute():
+        resolved = project_root() / resolved
     if not resolved.exists():
         raise DataError(f"data.path: {resolved} does not exist. Fix: point data.path at your local "
                         f"copy of {what}, or set it to null to use the built-in/download.")
