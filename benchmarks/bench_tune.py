@@ -1,9 +1,9 @@
 """Pruning pays: the same study budget (trials) with the default pruner and without one.
 
-    python benchmarks/bench_tune.py                    # 12 trials, 4 epochs each, hyperband vs none
-    python benchmarks/bench_tune.py --pruner hyperband median --trials 20
+    python benchmarks/bench_tune.py                    # 12 trials of 4 epochs: none, hyperband, median
+    python benchmarks/bench_tune.py --pruner hyperband --trials 20
 
-Runs `pipeline/tune.py` (the real stage) on the project's prepared data (run `dvc repro
+Runs `pipeline/tune.py` (the real stage) once per pruner and once without one, on the project's prepared data (run `dvc repro
 prepare` first) with a temporary study storage and MLflow store, so the project's study and run
 history are untouched. Prints epochs spent, best validation value and wall time of each search.
 """
@@ -40,7 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--pruner", choices=["hyperband", "median"], nargs="+", default=["hyperband"])
+    parser.add_argument("--pruner", choices=["hyperband", "median"], nargs="+",
+                        default=["hyperband", "median"])
     args = parser.parse_args()
     if not (ROOT / "data" / "prepared" / "spec.json").exists():
         sys.exit("no prepared data: run `dvc repro prepare` first")
