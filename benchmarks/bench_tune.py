@@ -1,11 +1,11 @@
-"""Pruning pays: the same study budget (trials) with the default pruner and without one.
+"""Pruning pays: the same study budget (trials) with each pruner and without one.
 
     python benchmarks/bench_tune.py                    # 12 trials of 4 epochs: none, hyperband, median
     python benchmarks/bench_tune.py --pruner hyperband --trials 20
 
-Runs `pipeline/tune.py` (the real stage) once per pruner and once without one, on the project's prepared data (run `dvc repro
-prepare` first) with a temporary study storage and MLflow store, so the project's study and run
-history are untouched. Prints epochs spent, best validation value and wall time of each search.
+Runs `pipeline/tune.py` (the real stage) once per pruner and once without one, on the project's
+prepared data (run `dvc repro prepare` first) with a temporary study storage and MLflow store,
+so the project's study and run history are untouched. Prints epochs spent, best validation value and wall time of each search.
 """
 import argparse
 import json
