@@ -5,7 +5,8 @@
 
 Runs `pipeline/tune.py` (the real stage) once per pruner and once without one, on the project's
 prepared data (run `dvc repro prepare` first) with a temporary study storage and MLflow store,
-so the project's study and run history are untouched. Prints epochs spent, best validation value and wall time of each search.
+so the project's study and run history are untouched. Prints epochs spent, best validation
+value and wall time of each search.
 """
 import argparse
 import json
