@@ -59,6 +59,15 @@ def training_dataset(x, y, num_classes: int, batch_size: int, buckets: int, seed
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def fit_datasets(arrays: dict, num_classes: int, batch_size: int, buckets: int, seed: int):
+    """(train, val) datasets of one fit: both bucketed at the training lengths' quantiles; only
+    train is shuffled."""
+    (x, y), (x_val, y_val) = arrays["train"], arrays["val"]
+    boundaries = bucket_boundaries(unpadded(x)[1], buckets)
+    return (training_dataset(x, y, num_classes, batch_size, buckets, seed, boundaries),
+            training_dataset(x_val, y_val, num_classes, batch_size, buckets, seed, boundaries, shuffle=False))
+
+
 def predict_proba(model, x: np.ndarray, num_classes: int, batch_size: int = 256) -> np.ndarray:
     """Class probabilities [n, num_classes] in the order of x; batches of similar length."""
     import tensorflow as tf

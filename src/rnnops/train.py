@@ -17,7 +17,7 @@ import pandas as pd
 
 from rnnops.architectures import DatasetSpec, ModelParams, build_model
 from rnnops.config import TrainParams
-from rnnops.data import bucket_boundaries, predict_proba, training_dataset, unpadded
+from rnnops.data import fit_datasets, predict_proba
 from rnnops.metrics import classification_metrics
 
 
@@ -80,12 +80,8 @@ def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, 
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     compile_model(model, spec, train)
-    (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
-    boundaries = bucket_boundaries(unpadded(x_train)[1], train.length_buckets)
-    train_ds = training_dataset(x_train, y_train, spec.num_classes, train.batch_size,
-                                train.length_buckets, seed, boundaries)
-    val_ds = training_dataset(x_val, y_val, spec.num_classes, train.batch_size,
-                              train.length_buckets, seed, boundaries, shuffle=False)
+    y_train = arrays["train"][1]
+    train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
     workdir.mkdir(parents=True, exist_ok=True)
     history_csv = workdir / "history.csv"
     cbs = callbacks.standard(train, workdir / "model.keras", history_csv) + list(extra_callbacks or [])
