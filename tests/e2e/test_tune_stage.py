@@ -10,6 +10,7 @@ import time
 import mlflow
 import optuna
 import pytest
+import sqlalchemy.exc
 import yaml
 
 from tests.conftest import env_for, make_project, mlflow_runs, run, write_params
@@ -120,8 +121,8 @@ def test_sigkill_mid_trial_then_rerun_finishes_the_study(project):
         time.sleep(0.5)
         try:
             seen = states(trials(storage))
-        except (ValueError, KeyError):  # the study does not exist yet
-            continue
+        except (ValueError, KeyError, sqlalchemy.exc.OperationalError):
+            continue  # the study (or tuning/, which the stage creates for its database) is not there yet
         if seen.count("COMPLETE") >= 1 and "RUNNING" in seen:
             break
     os.kill(proc.pid, signal.SIGKILL)
