@@ -123,9 +123,11 @@ def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=
     """(token ids input, recurrent output) for one recurrent layer over masked embeddings."""
     import keras
 
+    from rnnops.layers import LSTM  # Keras' LSTM with a fused CPU loop
+
     ids = _inputs()
     x = _embedded(ids, spec.vocab_size, p.embedding_dim)
-    cell = getattr(keras.layers, layer)(p.units, recurrent_dropout=p.recurrent_dropout,
+    cell = (LSTM if layer == "LSTM" else getattr(keras.layers, layer))(p.units, recurrent_dropout=p.recurrent_dropout,
                                         return_sequences=return_sequences)
     return ids, keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
 
@@ -166,14 +168,14 @@ def rnn(p: RnnParams, spec: DatasetSpec):
 
 @register("stacked_lstm", StackedParams)
 def stacked_lstm(p: StackedParams, spec: DatasetSpec):
-    import keras
+    from rnnops.layers import LSTM
 
     ids = _inputs()
     x = _embedded(ids, spec.vocab_size, p.embedding_dim)
     for i, units in enumerate(p.units):
         last = i == len(p.units) - 1
         # Every layer but the last hands its whole sequence (and the mask) to the next.
-        x = keras.layers.LSTM(units, return_sequences=not last, recurrent_dropout=p.recurrent_dropout)(x)
+        x = LSTM(units, return_sequences=not last, recurrent_dropout=p.recurrent_dropout)(x)
     return _head(ids, x, p, spec, "stacked_lstm")
 
 

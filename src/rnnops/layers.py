@@ -1,11 +1,13 @@
 """Custom Keras layers, registered as serializable so `.keras` files reload with safe_mode=True.
 
 All of them honour the padding mask (token id 0), so a model's output for a sequence does not
-depend on how much padding surrounds it or on which side it sits.
+depend on how much padding surrounds it or on which side it sits. `LSTM` is Keras' LSTM with a
+fused CPU loop (see its section).
 """
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 PACKAGE = "rnnops"
@@ -154,3 +156,90 @@ class MultiHot(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "bigram_buckets": self.bigram_buckets}
+
+
+# --- LSTM with a fused CPU loop -----------------------------------------------------------------
+# Keras' LSTM on CPU steps through time in a `tf.while_loop` of small ops (plus a select per step
+# when masked); on GPU it hands the loop to cuDNN. `LSTM` below is Keras' layer (same arguments,
+# weights and maths) whose loop on CPU is TensorFlow's `BlockLSTMV2` kernel: the whole recurrence,
+# forward and backward, in C++. On IMDB's 2-core benchmark that makes training ~2x faster than the
+# masked Keras loop (README, "Training speed").
+# Masking works as in Keras, wherever the padding sits: each row's real steps are gathered to the
+# front (last-to-first for `go_backwards`), the kernel runs over them, and the state after a row's
+# last real step is its result. Outputs at padded steps are zeros, as with cuDNN; the mask flows on.
+# What the kernel cannot do (dropout inside the layer, other activations, unroll) and GPUs fall back
+# to Keras' own loop.
+
+@tf.custom_gradient
+def _block_lstm(x, h0, c0, w, b, steps):
+    """Time-major x [time, batch, in] -> (h, c) [time, batch, units] for every step.
+
+    TF registers BlockLSTM's (ICFO) gradient for BlockLSTMV2 (IFCO, Keras' gate order) as well,
+    which gives wrong weight gradients, so the V2 gradient kernel is wired in here."""
+    zeros = tf.zeros(tf.shape(h0)[1:], b.dtype)  # no peepholes
+    kernel_args = dict(seq_len_max=steps, x=x, cs_prev=c0, h_prev=h0, w=w, wci=zeros, wcf=zeros,
+                       wco=zeros, b=b, use_peephole=False)
+    i, c, f, o, ci, co, h = tf.raw_ops.BlockLSTMV2(cell_clip=0.0, **kernel_args)  # 0: no clipping
+
+    def grad(dh, dc):
+        dc = tf.zeros_like(c) if dc is None else dc
+        dh = tf.zeros_like(h) if dh is None else dh
+        dx, dc0, dh0, dw, _, _, _, db = tf.raw_ops.BlockLSTMGradV2(
+            i=i, cs=c, f=f, o=o, ci=ci, co=co, h=h, cs_grad=dc, h_grad=dh, **kernel_args)
+        return dx, dh0, dc0, dw, db, None
+
+    return (h, c), grad
+
+
+def fused_lstm(inputs, h0, c0, mask, kernel, recurrent_kernel, bias, return_sequences, go_backwards):
+    """Keras' masked LSTM loop on batch-major inputs [batch, time, in]; returns Keras' inner-loop
+    triple (last output, outputs, [h, c])."""
+    batch, time = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    if mask is None:
+        mask = tf.ones([batch, time], tf.bool)
+    mask = tf.cast(mask, tf.bool)
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    # Reading order: real steps first (last-to-first when going backwards), padding after.
+    position = tf.range(time)[tf.newaxis, :]
+    reading = (time - 1 - position) if go_backwards else position
+    order = tf.argsort(tf.where(mask, reading, time + position), axis=1)
+    x = tf.transpose(tf.gather(inputs, order, batch_dims=1), [1, 0, 2])  # [time, batch, in]
+    steps = tf.cast(tf.maximum(tf.reduce_max(lengths), 1), tf.int64)  # kernel stops after these
+    w = tf.concat([kernel, recurrent_kernel], axis=0)  # [in + units, 4 units], gates i, f, c, o
+    h, c = _block_lstm(x, h0, c0, w, bias, steps)
+    h, c = tf.transpose(h, [1, 0, 2]), tf.transpose(c, [1, 0, 2])  # [batch, time, units]
+
+    last = tf.maximum(lengths - 1, 0)
+    has_steps = (lengths > 0)[:, tf.newaxis]  # a row of padding only keeps its initial state
+    h_last = tf.where(has_steps, tf.gather(h, last, batch_dims=1), h0)
+    c_last = tf.where(has_steps, tf.gather(c, last, batch_dims=1), c0)
+    if not return_sequences:
+        return h_last, h_last[:, tf.newaxis, :], [h_last, c_last]
+    outputs = tf.gather(h, tf.argsort(order, axis=1), batch_dims=1)  # back to input positions
+    outputs = tf.where(mask[:, :, tf.newaxis], outputs, tf.zeros_like(outputs))
+    if go_backwards:  # Keras returns a backward layer's outputs in reading order
+        outputs = tf.reverse(outputs, axis=[1])
+    return h_last, outputs, [h_last, c_last]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LSTM(keras.layers.LSTM):
+    """keras.layers.LSTM with the fused CPU loop above; a drop-in (same arguments and weights)."""
+
+    def _fused(self) -> bool:
+        return (keras.backend.backend() == "tensorflow" and not self.dropout
+                and not self.recurrent_dropout and not self.unroll and self.use_bias
+                and self.use_cudnn != True  # noqa: E712 - use_cudnn is True, False or "auto"
+                and self.activation is keras.activations.tanh
+                and self.recurrent_activation is keras.activations.sigmoid
+                and not tf.config.list_logical_devices("GPU"))  # there cuDNN is faster
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self._fused():
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        cell = self.cell
+        return fused_lstm(sequences, initial_state[0], initial_state[1], mask, cell.kernel.value,
+                          cell.recurrent_kernel.value, cell.bias.value, self.return_sequences,
+                          self.go_backwards)
