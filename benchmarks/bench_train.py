@@ -7,8 +7,9 @@ the same prepared IMDB token ids for the same number of epochs:
   (a) plain recipe: every review padded (and cut) to 500 tokens, NumPy arrays into `fit`,
       batch 128, RMSprop 1e-3;
   (b) rnnops, same settings: the model, compile step and tf.data pipeline `train@lstm` uses
-      (`build_model`, `compile_model`, `training_dataset`: length buckets, each batch padded to
-      its own longest review, masking, prefetch) with the recipe's batch 128 and RMSprop 1e-3;
+      (`build_model`: masked embedding and rnnops' LSTM with its fused CPU loop; `compile_model`;
+      `fit_datasets`: length buckets, each batch padded to its own longest review, prefetch)
+      with the recipe's batch 128 and RMSprop 1e-3;
   (c) rnnops, its own settings: the same with the optimizer, learning rate, clipping and batch
       size of params.yaml's `train:` block (`--batch` overrides the batch size).
 The variants take turns, one epoch each (validation included), so a machine whose speed drifts
