@@ -206,7 +206,8 @@ def fused_lstm(inputs, h0, c0, mask, kernel, recurrent_kernel, bias, return_sequ
     x = tf.transpose(tf.gather(inputs, order, batch_dims=1), [1, 0, 2])  # [time, batch, in]
     steps = tf.cast(tf.maximum(tf.reduce_max(lengths), 1), tf.int64)  # kernel stops after these
     w = tf.concat([kernel, recurrent_kernel], axis=0)  # [in + units, 4 units], gates i, f, c, o
-    h, c = _block_lstm(x, h0, c0, w, bias, steps)
+    # Variables stay float32 under a mixed-precision policy; the kernel wants one dtype.
+    h, c = _block_lstm(x, h0, c0, tf.cast(w, x.dtype), tf.cast(bias, x.dtype), steps)
     h, c = tf.transpose(h, [1, 0, 2]), tf.transpose(c, [1, 0, 2])  # [batch, time, units]
 
     last = tf.maximum(lengths - 1, 0)

@@ -30,7 +30,7 @@ def requirements() -> list[str]:
 def log_keras_model(model, name: str, example):
     """Log `model` under the active run as `name`; returns MLflow's ModelInfo (model_uri, ...).
 
-    Models with rnnops layers (attention, transformer, multi-hot) need `import rnnops.layers`
+    Models with rnnops layers (LSTM, attention, transformer, multi-hot) need `import rnnops.layers`
     before `mlflow.keras.load_model`, which registers them; the text model below does not.
     """
     signature = infer_signature(example, model.predict(example, verbose=0))
