@@ -127,8 +127,8 @@ def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=
 
     ids = _inputs()
     x = _embedded(ids, spec.vocab_size, p.embedding_dim)
-    cell = (LSTM if layer == "LSTM" else getattr(keras.layers, layer))(p.units, recurrent_dropout=p.recurrent_dropout,
-                                        return_sequences=return_sequences)
+    recurrent = LSTM if layer == "LSTM" else getattr(keras.layers, layer)
+    cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout, return_sequences=return_sequences)
     return ids, keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
 
 
