@@ -207,16 +207,16 @@ def fused_lstm(inputs, h0, c0, mask, kernel, recurrent_kernel, bias, return_sequ
     steps = tf.cast(tf.maximum(tf.reduce_max(lengths), 1), tf.int64)  # kernel stops after these
     w = tf.concat([kernel, recurrent_kernel], axis=0)  # [in + units, 4 units], gates i, f, c, o
     # Variables stay float32 under a mixed-precision policy; the kernel wants one dtype.
-    h, c = _block_lstm(x, h0, c0, tf.cast(w, x.dtype), tf.cast(bias, x.dtype), steps)
-    h, c = tf.transpose(h, [1, 0, 2]), tf.transpose(c, [1, 0, 2])  # [batch, time, units]
+    h, c = _block_lstm(x, h0, c0, tf.cast(w, x.dtype), tf.cast(bias, x.dtype), steps)  # time-major
 
-    last = tf.maximum(lengths - 1, 0)
+    last = tf.stack([tf.maximum(lengths - 1, 0), tf.range(batch)], axis=1)  # (step, row) per row
     has_steps = (lengths > 0)[:, tf.newaxis]  # a row of padding only keeps its initial state
-    h_last = tf.where(has_steps, tf.gather(h, last, batch_dims=1), h0)
-    c_last = tf.where(has_steps, tf.gather(c, last, batch_dims=1), c0)
+    h_last = tf.where(has_steps, tf.gather_nd(h, last), h0)
+    c_last = tf.where(has_steps, tf.gather_nd(c, last), c0)
     if not return_sequences:
         return h_last, h_last[:, tf.newaxis, :], [h_last, c_last]
-    outputs = tf.gather(h, tf.argsort(order, axis=1), batch_dims=1)  # back to input positions
+    # Batch-major, back to input positions.
+    outputs = tf.gather(tf.transpose(h, [1, 0, 2]), tf.argsort(order, axis=1), batch_dims=1)
     outputs = tf.where(mask[:, :, tf.newaxis], outputs, tf.zeros_like(outputs))
     if go_backwards:  # Keras returns a backward layer's outputs in reading order
         outputs = tf.reverse(outputs, axis=[1])
