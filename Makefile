@@ -25,8 +25,10 @@ repro: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# The MLflow UI on the project's store, bound to loopback only.
+# The MLflow UI on the project's store, bound to loopback only. It first prints the link that
+# opens each experiment on its runs table (MLflow 3 otherwise lands on the GenAI overview).
 ui: setup
+	@$(BIN)/rnnops runs urls --ui http://127.0.0.1:$(UI_PORT)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 		--host 127.0.0.1 --port $(UI_PORT)
 

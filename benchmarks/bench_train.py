@@ -33,8 +33,8 @@ VOCAB, MAX_LEN = 10_000, 500
 
 
 def prepared_imdb(path: str, seed: int):
-    from rnnops.config import Params
-    from rnnops.prepare import prepare
+    from rnnops.params.load import Params
+    from rnnops.stages.prepare import prepare
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["data"].update(source="imdb", path=path, vocab_size=VOCAB, max_len=MAX_LEN,
@@ -58,14 +58,15 @@ def plain_recipe(arrays):
 
 def rnnops_pipeline(arrays, seed: int, **settings):
     """The same, through rnnops' model builder, compile step and tf.data pipeline."""
-    from rnnops.architectures import REGISTRY, DatasetSpec, build_model
-    from rnnops.config import TrainParams
-    from rnnops.data import fit_datasets, predict_proba
-    from rnnops.train import compile_model
+    from rnnops.models.bodies import DatasetSpec, build_model
+    from rnnops.params.architectures import ARCHITECTURES
+    from rnnops.params.schema import TrainParams
+    from rnnops.data.batches import fit_datasets, predict_proba
+    from rnnops.training.fit import compile_model
 
     train = TrainParams.model_validate({**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], **settings})
     spec = DatasetSpec(VOCAB + 2, 2, MAX_LEN)
-    model = build_model("lstm", REGISTRY["lstm"].params(embedding_dim=32, units=32, dropout=0.0), spec)
+    model = build_model("lstm", ARCHITECTURES["lstm"](embedding_dim=32, units=32, dropout=0.0), spec)
     compile_model(model, spec, train)
     data, val = fit_datasets(arrays, 2, train.batch_size, train.length_buckets, seed)  # as fit_model
     xt, yt = arrays["test"]
@@ -80,11 +81,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch", type=int, help="(c): this batch size instead of params.yaml's")
     args = parser.parse_args()
-    from rnnops.train import set_determinism
+    from rnnops.training.fit import set_determinism
 
     warnings.filterwarnings("ignore", message=".*(ran out of data|`shuffle=True` was passed).*")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    prep = prepared_imdb(args.imdb_path, args.seed)
+    prep = prepared_imdb(args.imdb_path, args.seed).data
     n = len(prep.arrays["train"][1])
     print(f"IMDB: {n} train / {len(prep.arrays['val'][1])} val / {len(prep.arrays['test'][1])} test reviews")
     set_determinism(args.seed)

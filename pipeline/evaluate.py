@@ -1,5 +1,9 @@
 """DVC stage `evaluate`: every trained model, soft voting and greedy ensemble selection, chosen
-on validation, scored once on test; the winner registered as rnnops-<dataset> in MLflow."""
+on validation, scored once on test; the winner registered as rnnops-<dataset> in MLflow.
+
+The registry changes only together with the stage's outputs: if anything fails after the winner
+was registered (writing, committing the outputs), the new version is deleted and the aliases
+are put back."""
 import argparse
 import json
 from pathlib import Path
@@ -13,34 +17,52 @@ def main() -> None:
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"))
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--members", help="comma-separated names (default: models in params + tuned)")
+    parser.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
+    parser.add_argument("--evaluation", type=Path, default=Path("evaluation"),
+                        help="output folder: details.json, registry.json")
+    parser.add_argument("--confusion", type=Path, default=Path("plots/evaluate/confusion.csv"))
+    parser.add_argument("--roc", type=Path, default=Path("plots/evaluate/roc.csv"))
     args = parser.parse_args()
 
-    from rnnops.config import flatten, load_params
+    from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import atomic, evaluate_stage, registry, tracking
-    from rnnops.train_stage import load_prepared
-    prepared = load_prepared(args.prepared)
+    from rnnops import atomic, faults
+    from rnnops.data import prepared as prepared_data
+    from rnnops.project import flatten
+    from rnnops.stages import evaluate
+    from rnnops.tracking import registry, runs
+    prepared = prepared_data.load(args.prepared)
     names = args.members.split(",") if args.members else [*params.models, "tuned"]
     run_params = flatten({"evaluate": params.evaluate.model_dump(), "members": ",".join(names)})
-    with tracking.stage_run("evaluate", prepared.dataset, run_params):
-        result = evaluate_stage.evaluate(params, prepared, names, args.models)
-        metrics = evaluate_stage.summary(result.scores, result.winner.name, params.evaluate.metric, result.end_to_end)
-        outputs = ("metrics/evaluate.json", "evaluation/details.json", "evaluation/registry.json",
-                   "plots/evaluate/confusion.csv", "plots/evaluate/roc.csv")
-        with atomic.staged_outputs(*outputs) as (metrics_path, details, decision_path, confusion, roc):
-            metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
-            details.write_text(json.dumps(result.scores, indent=2) + "\n")
-            evaluate_stage.plots(result.scores, result.winner.name, prepared.arrays["test"][1],
-                                 result.test_proba, prepared.label_names, confusion, roc)
-            evaluate_stage.log_to_mlflow(result, metrics, [metrics_path, details, confusion, roc])
-            decision = evaluate_stage.register(params, prepared, result) if params.evaluate.registry else {}
-            decision_path.write_text(json.dumps(decision, indent=2) + "\n")
-        winner = metrics["winner_test"]
-        print(f"evaluate: winner {result.winner.name} {result.winner.weights}: test accuracy "
-              f"{winner['accuracy']:.4f}, macro-F1 {winner['macro_f1']:.4f}")
-        if decision:
-            print(registry.describe(decision))
+    y_test = prepared.arrays["test"][1]
+    with runs.stage_run("evaluate", prepared.dataset, run_params, data=prepared.as_input("evaluation")):
+        result = evaluate.evaluate(params, prepared, names, args.models)
+        metrics = evaluate.summary(result.scores, result.winner.name, params.evaluate.metric, result.end_to_end)
+        decision = {}
+        try:
+            outputs = (args.metrics, args.evaluation, args.confusion, args.roc)
+            with atomic.staged_outputs(*outputs) as (metrics_path, folder, confusion, roc):
+                folder.mkdir()
+                metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+                (folder / "details.json").write_text(json.dumps(result.scores, indent=2) + "\n")
+                evaluate.plot_tables(y_test, result.test_proba, prepared.label_names, confusion, roc)
+                evaluate.log_to_mlflow(result, metrics, prepared.label_names, y_test, roc,
+                                       [metrics_path, folder / "details.json", confusion, roc])
+                if params.evaluate.registry:
+                    decision = evaluate.register(params, prepared, result)
+                    faults.point("evaluate.after_register")
+                shown = {k: v for k, v in decision.items() if k != "previous_aliases"}
+                (folder / "registry.json").write_text(json.dumps(shown, indent=2) + "\n")
+        except BaseException:
+            if decision:
+                registry.rollback(decision)
+            raise
+    winner = metrics["winner_test"]
+    print(f"evaluate: winner {result.winner.name} {result.winner.weights}: test accuracy "
+          f"{winner['accuracy']:.4f}, macro-F1 {winner['macro_f1']:.4f}")
+    if decision:
+        print(registry.describe(decision))
 
 
 if __name__ == "__main__":

@@ -13,21 +13,23 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, default=Path("plots/data"))
     args = parser.parse_args()
 
-    from rnnops.config import flatten, load_params
+    from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import atomic, prepare, tracking
-    from rnnops.sources import dataset_name
-
+    from rnnops import atomic
+    from rnnops.data.sources import dataset_name
+    from rnnops.project import flatten
+    from rnnops.stages import prepare
+    from rnnops.tracking import runs
     run_params = flatten({"seed": params.seed, "data": params.data.model_dump()})
-    with tracking.stage_run("prepare", dataset_name(params.data), run_params):
+    with runs.stage_run("prepare", dataset_name(params.data), run_params):
         prep = prepare.prepare(params)
         # Nothing reaches the final paths unless every output (and the MLflow logging) succeeded.
         with atomic.staged_outputs(args.out, args.metrics, args.plots) as (out, metrics, plots):
             prepare.write(prep, out, metrics, plots)
             prepare.log_to_mlflow(prep, out, metrics, plots)
-        print(f"prepare: {prep.dataset}: {prep.metrics['size']}, {prep.spec['num_classes']} classes, "
-              f"vocabulary {prep.spec['vocab_size']} -> {args.out}")
+    print(f"prepare: {prep.data.dataset}: {prep.metrics['size']}, {prep.data.spec['num_classes']} classes, "
+          f"vocabulary {prep.data.spec['vocab_size']} -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -10,21 +10,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    inputs = {"data-metrics": "metrics/data.json", "prepared": "data/prepared",
+              "train-metrics": "metrics/train", "models": "models", "histories": "plots/train",
+              "evaluate-metrics": "metrics/evaluate.json", "evaluation": "evaluation",
+              "roc": "plots/evaluate/roc.csv", "tune-metrics": "metrics/tune.json",
+              "best": "tuning/best_params.json"}
+    for flag, default in inputs.items():
+        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"input (default {default})")
     args = parser.parse_args()
 
-    from rnnops.config import load_params
+    from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import atomic, report, tracking
-    inputs = report.collect(Path("."), [*params.models, "tuned"])
-    with tracking.stage_run("report", inputs["spec"]["dataset"]):
+    from rnnops import atomic
+    from rnnops.stages import report
+    from rnnops.tracking import runs
+    paths = report.ReportInputs(**{flag.replace("-", "_"): getattr(args, flag.replace("-", "_"))
+                                   for flag in inputs})
+    collected = report.collect(paths, [*params.models, "tuned"])
+    with runs.stage_run("report", collected["spec"]["dataset"]):
         with atomic.staged_outputs(args.out) as (out,):
-            figures = report.figures(inputs, out / "figures")
-            text = report.markdown(inputs, figures, out)
+            figures = report.figures(collected, out / "figures")
+            text = report.markdown(collected, figures, out)
             (out / "report.md").write_text(text + "\n", encoding="utf-8")
             (out / "report.html").write_text(report.html(text, out), encoding="utf-8")
-            report.log_to_mlflow(out)
-        print(f"report: {args.out / 'report.md'}, {args.out / 'report.html'}")
+            report.log_to_mlflow(collected, out)
+    print(f"report: {args.out / 'report.md'}, {args.out / 'report.html'}")
 
 
 if __name__ == "__main__":

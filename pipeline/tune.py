@@ -5,6 +5,7 @@ other machines, point `tune.storage` at a shared database and run `python pipeli
 --worker` there. A rerun resumes the study; it stops at `tune.n_trials` finished trials.
 """
 import argparse
+import time
 from pathlib import Path
 
 from rnnops.errors import run_main
@@ -23,16 +24,29 @@ def main() -> None:
     parser.add_argument("--parent-run", default=None, help="MLflow run id to nest trials under")
     args = parser.parse_args()
 
-    from rnnops.config import load_params
+    from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import tune_stage
+    from rnnops import atomic
+    from rnnops.data import prepared as prepared_data
+    from rnnops.project import flatten
+    from rnnops.stages import tune
+    from rnnops.tracking import runs
+    prepared = prepared_data.load(args.prepared)
+    study = tune.open_study(params, prepared, args.worker_index)
     if args.worker:
-        tune_stage.work(params, args.prepared, args.worker_index, args.parent_run)
+        tune.work(params, prepared, study, args.parent_run, runs.use_store(prepared.dataset))
         return
-    summary = tune_stage.run_stage(params, args.prepared, args.workers, args.best, args.metrics,
-                                   args.history, worker_cmd=[__file__, "--params", args.params,
-                                                             "--prepared", str(args.prepared)])
+    run_params = flatten({"seed": params.seed, "tune": params.tune.model_dump()})
+    worker_cmd = [__file__, "--params", args.params, "--prepared", str(args.prepared)]
+    with runs.stage_run("tune", prepared.dataset, run_params, {"optuna.study": study.study_name},
+                        data=prepared.as_input("tuning")) as run:
+        start = time.perf_counter()
+        tune.run_trials(params, prepared, study, run, args.workers, worker_cmd)
+        best, summary, table = tune.results(params, study, time.perf_counter() - start)
+        with atomic.staged_outputs(args.best, args.metrics, args.history) as staged:
+            tune.write(best, summary, table, *staged)
+            tune.log_to_mlflow(study, summary, staged)
     print(f"tune: study {summary['study']}: best {summary['metric']} {summary['best_value']:.4f} "
           f"(trial {summary['best_trial']}), trials {summary['trials']}, "
           f"{summary['epochs_spent']} epochs -> {args.best}")

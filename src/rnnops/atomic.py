@@ -1,7 +1,12 @@
 """All-or-nothing outputs: write to temporary paths beside the targets, rename at the end.
 
 A stage that fails (or is killed) before `staged_outputs` exits leaves every earlier output as it
-was; the renames at the end happen only after all outputs were written.
+was; the renames at the end happen only after all outputs were written. A kill *during* the
+renames can leave two kinds of leftovers beside a target, and the next `staged_outputs` for that
+target deals with both before anything else:
+- `.<name>.<random>.tmp/`: an uncommitted temporary: removed;
+- `.<name>.old-<pid>`: the previous folder, moved aside for the swap: put back if the target is
+  missing (the kill fell between the two renames), else removed.
 """
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from rnnops import faults
+
 
 @contextlib.contextmanager
 def staged_outputs(*targets: str | Path) -> Iterator[list[Path]]:
@@ -20,9 +27,7 @@ def staged_outputs(*targets: str | Path) -> Iterator[list[Path]]:
     temps = []
     for final in finals:
         final.parent.mkdir(parents=True, exist_ok=True)
-        # Leftovers of a run that was killed (SIGKILL skips the cleanup below).
-        for stale in final.parent.glob(f".{final.name}.*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
+        recover(final)
         temps.append(Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)))
     # Each temp is an empty folder; a file target is written *inside* it and moved out on commit.
     staged = [t / final.name for t, final in zip(temps, finals)]
@@ -38,10 +43,22 @@ def staged_outputs(*targets: str | Path) -> Iterator[list[Path]]:
             shutil.rmtree(temp, ignore_errors=True)
 
 
+def recover(final: Path) -> None:
+    """Clean up after a commit that was killed (SIGKILL skips every `finally`): see the module doc."""
+    for stale in final.parent.glob(f".{final.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for old in sorted(final.parent.glob(f".{final.name}.old-*")):
+        if not final.exists():
+            os.replace(old, final)  # the earlier result, intact
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _replace(new: Path, final: Path) -> None:
     if new.is_dir() and final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)      # a folder cannot be renamed over a non-empty folder
+        faults.point("atomic.between_renames")
         os.replace(new, final)
         shutil.rmtree(old, ignore_errors=True)
     else:

@@ -1,9 +1,11 @@
-"""The `rnnops` command: `rnnops predict "some text" ...` classifies raw text.
+"""The `rnnops` command: classify raw text, and look after the project's MLflow runs.
 
     rnnops predict "what a lovely day" "the flight was late"   # the registry champion
     rnnops predict --file reviews.txt --json                     # one text per line
     cat reviews.txt | rnnops predict --model models/lstm          # a trained model folder
     rnnops predict --model models:/rnnops-tweets@challenger "..."
+    rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
+    rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
 """
 from __future__ import annotations
 
@@ -27,14 +29,38 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     predict.add_argument("--dataset", help="registry model rnnops-<dataset> (default: data.source in params.yaml)")
     predict.add_argument("--params", default="params.yaml", help="where --dataset defaults come from")
     predict.add_argument("--json", action="store_true", help="JSON output: text, label, probabilities")
+    runs = commands.add_parser("runs", help="the project's MLflow runs")
+    runs.add_argument("action", choices=("reap", "urls"), help=(
+        "reap: end as KILLED every RUNNING run of this host whose process is gone; "
+        "urls: print the runs-table URL of each rnnops-* experiment"))
+    runs.add_argument("--ui", default="http://127.0.0.1:5000", help="the MLflow UI's address (urls)")
     return parser.parse_args(argv)
+
+
+def runs_command(args: argparse.Namespace) -> None:
+    import mlflow
+
+    from rnnops.tracking import runs
+
+    mlflow.set_tracking_uri(runs.tracking_uri())
+    if args.action == "reap":
+        gone = runs.reap()
+        for r in gone:
+            print(f"KILLED {r.info.run_id} {r.info.run_name} (pid {r.data.tags['rnnops.pid']} is gone)")
+        print(f"reaped {len(gone)} run(s)")
+        return
+    experiments = mlflow.MlflowClient().search_experiments(filter_string="name LIKE 'rnnops-%'")
+    for e in sorted(experiments, key=lambda e: e.name):
+        print(f"{e.name}: {runs.runs_url(args.ui, e.experiment_id)}")
+    if not experiments:
+        print(f"no rnnops experiments yet in {mlflow.get_tracking_uri()}: run `make repro` first")
 
 
 def dataset_default(args: argparse.Namespace) -> str:
     if args.dataset:
         return args.dataset
-    from rnnops.config import load_params
-    from rnnops.sources import dataset_name
+    from rnnops.data.sources import dataset_name
+    from rnnops.params.load import load_params
 
     return dataset_name(load_params(args.params).data)
 
@@ -42,6 +68,8 @@ def dataset_default(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         args = parse(argv)
+        if args.command == "runs":
+            return runs_command(args)
         from rnnops import predict
 
         texts = predict.read_texts(args.texts, args.file, sys.stdin)

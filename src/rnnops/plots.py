@@ -1,9 +1,13 @@
-"""Matplotlib figures logged to MLflow (DVC renders its own plots from the CSV tables)."""
+"""Every matplotlib figure of the project: the ones logged to MLflow and the report's.
+(DVC renders its own plots from the CSV tables.) PNGs carry no metadata and use one dpi, so the
+same numbers give the same bytes."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+
+PNG = {"metadata": {"Software": None}, "dpi": 100, "bbox_inches": "tight"}
 
 
 def _pyplot():
@@ -13,6 +17,12 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, **PNG)
+    _pyplot().close(fig)
+    return path
 
 
 def length_histogram(table: pd.DataFrame, max_len: int, path: Path) -> Path:
@@ -25,9 +35,7 @@ def length_histogram(table: pd.DataFrame, max_len: int, path: Path) -> Path:
            title="Length distribution")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def class_balance(table: pd.DataFrame, path: Path) -> Path:
@@ -41,9 +49,7 @@ def class_balance(table: pd.DataFrame, path: Path) -> Path:
     ax.set(xlabel="documents", title="Class balance per split")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def training_curves(history: pd.DataFrame, path: Path) -> Path:
@@ -56,9 +62,7 @@ def training_curves(history: pd.DataFrame, path: Path) -> Path:
         ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def confusion_matrix(matrix, labels: list[str], path: Path) -> Path:
@@ -75,6 +79,42 @@ def confusion_matrix(matrix, labels: list[str], path: Path) -> Path:
                 ax.text(j, i, int(matrix[i][j]), ha="center", va="center", fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def roc_curves(table: pd.DataFrame, path: Path) -> Path:
+    """ROC points (class, fpr, tpr): one curve per class (one for a binary task)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for cls, curve in table.groupby("class", sort=False):
+        ax.plot(curve["fpr"], curve["tpr"], label=str(cls))
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.5)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (winner, test)")
+    if table["class"].nunique() <= 10:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def validation_curves(histories: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Validation loss and accuracy per epoch, one line per model."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for name, h in histories.items():
+        axes[0].plot(h["epoch"], h["val_loss"], marker=".", label=name)
+        axes[1].plot(h["epoch"], h["val_accuracy"], marker=".", label=name)
+    for ax, title in zip(axes, ("validation loss", "validation accuracy")):
+        ax.set(title=title, xlabel="epoch")
+    axes[1].legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def model_comparison(test_accuracy: dict[str, float], winner: str, path: Path) -> Path:
+    """Test accuracy of every model and ensemble, the winner highlighted."""
+    plt = _pyplot()
+    names = sorted(test_accuracy, key=test_accuracy.get)
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1))
+    ax.barh(names, [test_accuracy[n] for n in names],
+            color=["tab:orange" if n == winner else "tab:blue" for n in names])
+    low = min(test_accuracy.values())
+    ax.set(xlim=(max(0.0, low - 0.05), None), xlabel="test accuracy", title="Models and ensembles (winner in orange)")
+    return _save(fig, path)

@@ -22,7 +22,9 @@ class ModelRefused(RnnopsError):
 def load(model: str, dataset: str):
     """A callable: list[str] -> DataFrame(label, <one column per class>)."""
     if model in ALIASES or model.startswith("@"):
-        return _mlflow(f"models:/rnnops-{dataset}@{model.lstrip('@')}", hint=True)
+        from rnnops.tracking.registry import registered_model_name
+
+        return _mlflow(f"models:/{registered_model_name(dataset)}@{model.lstrip('@')}", hint=True)
     if model.startswith(("models:/", "runs:/")) or "://" in model:
         return _mlflow(model)
     path = Path(model)
@@ -39,7 +41,7 @@ def load(model: str, dataset: str):
 def _mlflow(uri: str, hint: bool = False):
     import mlflow
 
-    from rnnops.tracking import tracking_uri
+    from rnnops.tracking.runs import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     try:
@@ -52,8 +54,8 @@ def _mlflow(uri: str, hint: bool = False):
 
 
 def _keras_file(path: Path):
-    from rnnops.data import as_class_probabilities, labelled
-    from rnnops.train import load_keras_model
+    from rnnops.data.batches import as_class_probabilities, labelled
+    from rnnops.models.keras_io import load_keras_model
 
     if path.suffix != ".keras":
         raise ModelRefused(f"{path}: refused: only .keras files are loaded (safe_mode; no pickle, no "

@@ -5,7 +5,8 @@ import sys
 import pytest
 import yaml
 
-from rnnops.config import flatten, load_params
+from rnnops.params.load import load_params
+from rnnops.project import flatten
 from rnnops.errors import ParamsError
 from tests.conftest import REPO, default_params, write_params
 
@@ -153,7 +154,7 @@ def test_tune_settings_are_checked(tmp_path):
 
 
 def test_best_params_file_becomes_the_tuned_model(tmp_path):
-    from rnnops.config import with_tuned_model
+    from rnnops.params.load import with_tuned_model
 
     best = tmp_path / "best.json"
     best.write_text('{"models": {"tuned": {"architecture": "rnn", "cell": "gru", "units": 16}},'

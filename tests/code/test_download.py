@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from rnnops.errors import DataError
-from rnnops.sources.download import fetch
+from rnnops.data.sources.download import fetch
 
 PAYLOAD = b"aclImdb bytes " * 1000
 

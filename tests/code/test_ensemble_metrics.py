@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
-from rnnops import registry
-from rnnops.ensemble import Ensemble, greedy_selection, soft_vote
-from rnnops.evaluate_stage import Member, candidates, choose
-from rnnops.metrics import evaluation_metrics
+from rnnops.tracking import registry
+from rnnops.scoring.ensemble import Ensemble, greedy_selection, soft_vote
+from rnnops.stages.evaluate import Member, candidates, choose
+from rnnops.scoring.metrics import evaluation_metrics
 
 
 def test_binary_metrics_on_fixed_arrays():

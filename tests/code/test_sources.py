@@ -6,10 +6,10 @@ import tarfile
 import pandas as pd
 import pytest
 
-from rnnops.config import DataParams
+from rnnops.params.schema import DataParams
 from rnnops.errors import DataError
-from rnnops.sources import dataset_name, load_source, reuters
-from rnnops.sources.labels import normalize_labels
+from rnnops.data.sources import dataset_name, load_source, reuters
+from rnnops.data.sources.labels import normalize_labels
 from tests.conftest import default_params
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from rnnops import tracking
+from rnnops.tracking import runs as tracking
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_ctrl_c_ends_the_run_killed(store):
 
 
 def test_sigterm_ends_the_run_killed(store, tmp_path):
-    script = ("import os, signal, time\nfrom rnnops import tracking\n"
+    script = ("import os, signal, time\nfrom rnnops.tracking import runs as tracking\n"
               "with tracking.stage_run('prepare', 'demo'):\n"
               "    os.kill(os.getpid(), signal.SIGTERM)\n    time.sleep(30)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from rnnops.errors import DataError
-from rnnops.sources.labels import to_frame
-from rnnops.splits import make_splits, subsample
-from rnnops.validation import check_classes, clean
+from rnnops.data.sources.labels import to_frame
+from rnnops.data.splits import make_splits, subsample
+from rnnops.data.validation import check_classes, clean
 
 
 def frame(rows, split=True):

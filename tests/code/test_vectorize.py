@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from rnnops import vectorize
-from rnnops.config import DataParams
+from rnnops.data import vectorize
+from rnnops.params.schema import DataParams
 from tests.conftest import default_params
 
 

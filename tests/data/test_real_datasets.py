@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from rnnops.config import DataParams
+from rnnops.params.schema import DataParams
 from rnnops.errors import DataError
-from rnnops.sources import load_source, tweets
-from rnnops.validation import clean
+from rnnops.data.sources import load_source, tweets
+from rnnops.data.validation import clean
 from tests.conftest import default_params, shared_file
 
 

@@ -3,10 +3,12 @@ probabilities, survives a safe_mode save/reload, and ignores padding (masking wo
 import numpy as np
 import pytest
 
-from rnnops.architectures import REGISTRY, DatasetSpec, build_model
-from rnnops.config import TrainParams
-from rnnops.data import as_class_probabilities
-from rnnops.train import compile_model, load_keras_model, set_determinism
+from rnnops.models.bodies import BODIES, DatasetSpec, build_model
+from rnnops.params.architectures import ARCHITECTURES
+from rnnops.params.schema import TrainParams
+from rnnops.data.batches import as_class_probabilities
+from rnnops.models.keras_io import load_keras_model
+from rnnops.training.fit import compile_model, set_determinism
 from tests.conftest import default_params
 
 SMALL = {"embedding_dim": 8, "units": 8, "attention_units": 4, "heads": 2, "ff_dim": 8,
@@ -14,15 +16,15 @@ SMALL = {"embedding_dim": 8, "units": 8, "attention_units": 4, "heads": 2, "ff_d
 
 
 def small_params(name):
-    fields = REGISTRY[name].params.model_fields
+    fields = ARCHITECTURES[name].model_fields
     values = {k: v for k, v in SMALL.items() if k in fields}
     if name == "stacked_lstm":
         values["units"] = [8, 4]
-    return REGISTRY[name].params(**values)
+    return ARCHITECTURES[name](**values)
 
 
 @pytest.mark.parametrize("num_classes", [2, 4])
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", sorted(BODIES))
 def test_architecture_contract(name, num_classes, tmp_path):
     set_determinism(0)
     spec = DatasetSpec(vocab_size=60, num_classes=num_classes, max_len=40)
@@ -56,7 +58,7 @@ def test_architecture_contract(name, num_classes, tmp_path):
 
 
 def test_multihot_bag_holds_words_and_hashed_word_pairs():
-    from rnnops.layers import MultiHot
+    from rnnops.models.layers import MultiHot
 
     bag = MultiHot(10, bigram_buckets=7)(np.array([[3, 4, 9, 0, 0], [0, 0, 3, 4, 9]], dtype="int32"))
     bag = np.asarray(bag)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnnops.layers import LSTM
+from rnnops.models.layers import LSTM
 
 IDS = np.array([[5, 7, 9, 11, 13, 15, 17, 0, 0, 0],     # padding after
                 [0, 0, 0, 4, 6, 8, 10, 12, 14, 16],     # padding before

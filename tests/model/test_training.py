@@ -3,11 +3,13 @@ end-to-end text model equal to the prepare stage, and seed determinism."""
 import numpy as np
 import pytest
 
-from rnnops import vectorize
-from rnnops.architectures import REGISTRY, DatasetSpec, build_model
-from rnnops.config import DataParams, TrainParams
-from rnnops.data import bucket_boundaries, predict_proba, training_dataset, unpadded
-from rnnops.train import fit_model, load_keras_model
+from rnnops.data import vectorize
+from rnnops.models.bodies import DatasetSpec, build_model
+from rnnops.params.architectures import ARCHITECTURES
+from rnnops.params.schema import DataParams, TrainParams
+from rnnops.data.batches import bucket_boundaries, predict_proba, training_dataset, unpadded
+from rnnops.models.keras_io import load_keras_model, save_keras
+from rnnops.training.fit import fit_model
 from tests.conftest import default_params
 
 
@@ -41,39 +43,48 @@ def test_bucketed_batches_are_padded_to_their_own_longest():
         tokens += int((batch_x != 0).sum())
     assert sorted(labels) == sorted(y.tolist()) and tokens == int((x != 0).sum())
     assert min(widths) < x.shape[1]  # short documents got short batches
-    assert bucket_boundaries(unpadded(x)[1], 4) == sorted(set(bucket_boundaries(unpadded(x)[1], 4)))
+    # boundaries at the quartiles of the lengths 1..8 (2.75, 4.5, 6.25): a batch holds lengths < b
+    assert bucket_boundaries(np.arange(1, 9), 4) == [3, 5, 7]
+    assert bucket_boundaries(np.arange(1, 9), 1) == []
 
 
 def test_predict_proba_keeps_the_input_order():
     x, _ = synthetic(n=100)
     spec = DatasetSpec(50, 3, 30)
-    model = build_model("gru", REGISTRY["gru"].params(embedding_dim=4, units=4), spec)
+    model = build_model("gru", ARCHITECTURES["gru"](embedding_dim=4, units=4), spec)
     np.testing.assert_allclose(predict_proba(model, x, 3, batch_size=16),
                                model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_fit_learns_and_is_deterministic(tmp_path):
+def test_fit_learns_restores_the_best_epoch_and_is_deterministic(tmp_path):
     x, y = synthetic(n=600)
     arrays = {"train": (x[:400], y[:400]), "val": (x[400:500], y[400:500]), "test": (x[500:], y[500:])}
     spec = DatasetSpec(50, 2, 30)
-    params = REGISTRY["lstm"].params(embedding_dim=8, units=8, dropout=0.0)
+    params = ARCHITECTURES["lstm"](embedding_dim=8, units=8, dropout=0.0)
     train = train_params(epochs=4, batch_size=32, learning_rate=0.01)
-    first = fit_model("lstm", params, train, spec, arrays, 123, tmp_path / "a")
-    second = fit_model("lstm", params, train, spec, arrays, 123, tmp_path / "b")
+    first = fit_model("lstm", params, train, spec, arrays, 123)
+    second = fit_model("lstm", params, train, spec, arrays, 123)
     assert first.metrics == second.metrics
     np.testing.assert_array_equal(first.proba["test"], second.proba["test"])
     assert first.history.drop(columns="learning_rate").equals(second.history.drop(columns="learning_rate"))
     assert first.metrics["test"]["accuracy"] > 0.8  # token 7 is learnable
-    assert 1 <= first.best_epoch <= 4 and first.samples_per_second > 0
-    assert (tmp_path / "a" / "model.keras").exists()  # best checkpoint, written atomically
-    assert not [p for p in (tmp_path / "a").iterdir() if "tmp" in p.name]
-    reloaded = load_keras_model(tmp_path / "a" / "model.keras")
+    assert list(first.history.columns) == ["epoch", "accuracy", "learning_rate", "loss",
+                                           "val_accuracy", "val_loss"]
+    assert first.history["epoch"].tolist() == list(range(len(first.history)))
+    best = int(first.history["val_loss"].idxmin())
+    assert first.best_epoch == best + 1
+    # the returned model holds the best epoch's weights (restored in memory), not the last's
+    assert first.metrics["val"]["loss"] == pytest.approx(first.history["val_loss"][best], abs=1e-4)
+    save_keras(first.model, tmp_path / "model.keras")  # the one write, atomic
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    reloaded = load_keras_model(tmp_path / "model.keras")
     assert reloaded.count_params() == first.params_count
+    np.testing.assert_array_equal(predict_proba(reloaded, arrays["test"][0], 2), first.proba["test"])
 
 
 @pytest.mark.parametrize("truncation, padding", [("post", "post"), ("pre", "pre"), ("pre", "post")])
 def test_text_model_tokenizes_exactly_like_prepare(truncation, padding):
-    from rnnops.text_model import TextToIds
+    from rnnops.models.text_model import TextToIds
 
     data = DataParams.model_validate({**default_params()["data"], "max_len": 6,
                                       "truncation": truncation, "padding": padding})

@@ -4,7 +4,7 @@ import subprocess
 import pytest
 import yaml
 
-from rnnops.config import load_params
+from rnnops.params.load import load_params
 from rnnops.errors import ParamsError
 from tests.conftest import REPO, default_params, env_for, run
 

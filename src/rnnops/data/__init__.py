@@ -1,0 +1,1 @@
+"""Data: sources (raw datasets), validation, splits, tokenizing, the prepared format, batches."""

@@ -1,0 +1,67 @@
+"""The params of every registered architecture (one pydantic class per `models.<name>` block).
+
+Which class validates which architecture is `ARCHITECTURES`, the one list of architecture names:
+params validation reads it without importing Keras or the builders, and `rnnops.models.bodies`
+has exactly one builder per name here (a test checks both lists agree).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    architecture: str | None = Field(None, description="registered builder; default: the key under models")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout before the head")
+    dense_units: int = Field(0, ge=0, le=4096, description="hidden Dense before the head; 0 = none")
+
+
+class RecurrentParams(ModelParams):
+    embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width")
+    units: int = Field(64, ge=1, le=4096, description="recurrent units (per direction)")
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on recurrent state")
+
+
+class RnnParams(RecurrentParams):
+    cell: Literal["simple_rnn", "lstm", "gru"] = Field("lstm", description="recurrent cell")
+    bidirectional: bool = Field(False, description="read the sequence both ways")
+
+
+class StackedParams(ModelParams):
+    embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width")
+    units: list[int] = Field([64, 32], min_length=2, max_length=8, description="units per LSTM layer")
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on recurrent state")
+
+
+class AttentionParams(RecurrentParams):
+    attention_units: int = Field(32, ge=1, le=1024, description="width of the attention scorer")
+
+
+class TransformerParams(ModelParams):
+    embedding_dim: int = Field(64, ge=4, le=2048, description="model width")
+    heads: int = Field(2, ge=1, le=64, description="attention heads")
+    ff_dim: int = Field(128, ge=1, le=16384, description="feed-forward width")
+    blocks: int = Field(1, ge=1, le=24, description="encoder blocks")
+
+
+class MultiHotParams(ModelParams):
+    hidden_units: list[int] = Field([64, 32], min_length=1, max_length=4, description="Dense widths")
+    bigram_buckets: int = Field(0, ge=0, le=4_194_304, description="hashed slots for word pairs added "
+                                                                  "to the bag; 0 = single words only")
+
+
+# architecture name (the key under `models:`, or its `architecture:` value) -> its params class
+ARCHITECTURES: dict[str, type[ModelParams]] = {
+    "simple_rnn": RecurrentParams,
+    "lstm": RecurrentParams,
+    "gru": RecurrentParams,
+    "bilstm": RecurrentParams,
+    "bigru": RecurrentParams,
+    "rnn": RnnParams,
+    "stacked_lstm": StackedParams,
+    "lstm_attention": AttentionParams,
+    "transformer": TransformerParams,
+    "multihot_dense": MultiHotParams,
+}

@@ -1,0 +1,1 @@
+"""Scoring: classification metrics and ensembles, from class probabilities."""

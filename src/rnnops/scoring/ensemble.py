@@ -1,0 +1,57 @@
+"""Ensembles of trained models, chosen on the validation split only.
+
+- soft voting: the mean of every member's class probabilities;
+- greedy forward selection with replacement (Caruana et al. 2004, "Ensemble selection from
+  libraries of models"): start from the best member, repeatedly add the member (possibly again)
+  whose addition gives the best validation score, keep the best prefix. Repeats become weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnops.scoring.metrics import classification_metrics
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    name: str
+    weights: dict[str, float]  # member -> weight, summing to 1
+
+    def combine(self, proba: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(w * proba[m] for m, w in self.weights.items())
+
+
+def score(y: np.ndarray, proba: np.ndarray, metric: str) -> float:
+    """Higher is better: accuracy, macro-F1, or negative log loss."""
+    values = classification_metrics(y, proba)
+    return -values["loss"] if metric == "loss" else values[metric]
+
+
+def soft_vote(members: list[str]) -> Ensemble:
+    return Ensemble("soft_vote", {m: 1.0 / len(members) for m in members})
+
+
+def greedy_selection(y_val: np.ndarray, val_proba: dict[str, np.ndarray], metric: str,
+                     max_size: int) -> Ensemble:
+    """Caruana's forward selection with replacement on validation probabilities only.
+
+    Ties go to the member listed first (the given order), so the result is deterministic.
+    """
+    names = list(val_proba)
+    counts = dict.fromkeys(names, 0)
+    first = max(names, key=lambda m: score(y_val, val_proba[m], metric))
+    counts[first] = 1
+    total = val_proba[first].copy()
+    best_score, best_counts = score(y_val, total, metric), dict(counts)
+    for size in range(2, max_size + 1):
+        candidates = [(score(y_val, (total + val_proba[m]) / size, metric), -i, m)
+                      for i, m in enumerate(names)]
+        value, _, chosen = max(candidates)
+        counts[chosen] += 1
+        total += val_proba[chosen]
+        if value > best_score:
+            best_score, best_counts = value, dict(counts)
+    used = sum(best_counts.values())
+    return Ensemble("greedy", {m: c / used for m, c in best_counts.items() if c})

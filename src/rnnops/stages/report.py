@@ -1,0 +1,154 @@
+"""The report stage: reports/report.md (figures beside it) and a self-contained report.html.
+
+The text adds no timestamps and the PNGs carry no metadata, so the same inputs give the same
+report; the inputs themselves hold training times and the registry's version number, which
+differ between runs.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rnnops import plots
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Where the report reads each pipeline output (dvc.yaml passes every path)."""
+    data_metrics: Path       # metrics/data.json
+    prepared: Path           # data/prepared (spec.json)
+    train_metrics: Path      # metrics/train/<name>.json
+    models: Path             # models/<name>/run.json
+    histories: Path          # plots/train/<name>.csv
+    evaluate_metrics: Path   # metrics/evaluate.json
+    evaluation: Path         # evaluation/details.json, registry.json
+    roc: Path                # plots/evaluate/roc.csv
+    tune_metrics: Path       # metrics/tune.json
+    best: Path               # tuning/best_params.json
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def collect(paths: ReportInputs, names: list[str]) -> dict:
+    """Everything the report shows, from the pipeline's outputs."""
+    return {
+        "data": _read(paths.data_metrics),
+        "spec": _read(paths.prepared / "spec.json"),
+        "train": {n: _read(paths.train_metrics / f"{n}.json") for n in names},
+        "runs": {n: _read(paths.models / n / "run.json") for n in names},
+        "history": {n: pd.read_csv(paths.histories / f"{n}.csv") for n in names
+                    if (paths.histories / f"{n}.csv").exists()},
+        "evaluate": _read(paths.evaluate_metrics),
+        "details": _read(paths.evaluation / "details.json"),
+        "registry": _read(paths.evaluation / "registry.json"),
+        "tune": _read(paths.tune_metrics),
+        "best": _read(paths.best),
+        "roc": pd.read_csv(paths.roc),
+    }
+
+
+def models_table(inputs: dict) -> pd.DataFrame:
+    rows = []
+    for name, m in inputs["train"].items():
+        ev = inputs["evaluate"]["models"].get(name, {})
+        rows.append({"model": name, "architecture": m.get("architecture"), "parameters": m.get("params_count"),
+                     "epochs (best/run)": f"{m.get('best_epoch')}/{m.get('epochs_run')}",
+                     "train s": m.get("train_seconds"), "samples/s": m.get("samples_per_second"),
+                     "val acc": ev.get("val", {}).get("accuracy"), "val F1": ev.get("val", {}).get("macro_f1"),
+                     "test acc": ev.get("test", {}).get("accuracy"), "test F1": ev.get("test", {}).get("macro_f1"),
+                     "test AUC": ev.get("test", {}).get("roc_auc"),
+                     "MLflow run": inputs["runs"].get(name, {}).get("run_id", "")[:12]})
+    return pd.DataFrame(rows)
+
+
+def figures(inputs: dict, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    models, winner = inputs["evaluate"]["models"], inputs["evaluate"]["winner"]
+    best = inputs["details"][winner]["test"]
+    return {
+        "curves": plots.validation_curves(inputs["history"], folder / "training_curves.png"),
+        "comparison": plots.model_comparison({n: m["test"]["accuracy"] for n, m in models.items()},
+                                             winner, folder / "comparison.png"),
+        "confusion": plots.confusion_matrix(best["confusion"], list(best["per_class"]),
+                                            folder / "confusion_matrix.png"),
+        "roc": plots.roc_curves(inputs["roc"], folder / "roc.png"),
+    }
+
+
+def headline(inputs: dict) -> dict:
+    """The numbers the report leads with, for its MLflow run."""
+    ev = inputs["evaluate"]
+    out = {f"winner_test.{k}": v for k, v in ev["winner_test"].items() if isinstance(v, (int, float))}
+    if inputs["tune"]:
+        out["tune.best_value"] = inputs["tune"]["best_value"]
+    if inputs["registry"]:
+        out["registry.version"] = int(inputs["registry"]["version"])
+    return out
+
+
+def markdown(inputs: dict, figs: dict[str, Path], base: Path) -> str:
+    data, spec, ev = inputs["data"], inputs["spec"], inputs["evaluate"]
+    details, winner = inputs["details"], ev["winner"]
+    members = [n for n in ev["models"] if n in inputs["train"]]
+    best_member = max(members, key=lambda n: details[n]["val"]["accuracy"])
+    lines = [f"# rnnops report: {spec.get('dataset', '?')}", "",
+             "## Dataset", "",
+             f"- documents per split: {data.get('size')}", f"- classes: {', '.join(spec.get('label_names', []))}",
+             f"- vocabulary: {spec.get('vocab_size')} tokens, sequences of at most {spec.get('max_len')} tokens", "",
+             "## Models", "", models_table(inputs).to_markdown(
+                 index=False, floatfmt=("", "", ".0f", "", ".1f", ".0f", ".4f", ".4f", ".4f", ".4f", ".4f", "")), "",
+             "## Ensembles versus the best member", "",
+             "| candidate | weights | val accuracy | test accuracy | test macro-F1 | test log loss |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name in ("soft_vote", "greedy", best_member):
+        d = details[name]
+        weights = ", ".join(f"{m} {w:.2f}" for m, w in d["weights"].items())
+        lines.append(f"| {name} | {weights} | {d['val']['accuracy']:.4f} | {d['test']['accuracy']:.4f} | "
+                     f"{d['test']['macro_f1']:.4f} | {d['test']['loss']:.4f} |")
+    lines += ["", f"Winner on validation {ev['selection_metric']}: **{winner}** (test accuracy "
+              f"{ev['winner_test']['accuracy']:.4f}, macro-F1 {ev['winner_test']['macro_f1']:.4f}). "
+              f"The raw-text model reproduces it exactly: {ev['end_to_end']['predictions_identical']}.", ""]
+    if inputs["registry"]:
+        r = inputs["registry"]
+        lines += [f"Registry: `{r['name']}` version {r['version']} is `@{r['alias']}` ({r['reason']}).", ""]
+    if inputs["tune"]:
+        t, best = inputs["tune"], inputs["best"]
+        lines += ["## Tuning", "", f"- study `{t['study']}`: best {t['metric']} {t['best_value']:.4f} "
+                  f"(trial {t['best_trial']}); trials {t['trials']}; {t['epochs_spent']} epochs",
+                  f"- winner: `{json.dumps(best.get('models', {}).get('tuned', {}))}`, train "
+                  f"`{json.dumps(best.get('train', {}))}`", ""]
+    lines += ["## Figures", ""]
+    for title, key in (("Training curves", "curves"), ("Comparison", "comparison"),
+                       ("Confusion matrix", "confusion"), ("ROC", "roc")):
+        lines += [f"### {title}", "", f"![{title}]({figs[key].relative_to(base).as_posix()})", ""]
+    return "\n".join(lines)
+
+
+def html(markdown_text: str, base: Path) -> str:
+    """Self-contained HTML: the figures inlined as data URIs."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown_text)
+    for png in sorted(base.rglob("*.png")):
+        data = base64.b64encode(png.read_bytes()).decode()
+        body = body.replace(f'src="{png.relative_to(base).as_posix()}"', f'src="data:image/png;base64,{data}"')
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "img{max-width:100%}")
+    return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rnnops report</title>" \
+           f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+
+
+def log_to_mlflow(inputs: dict, folder: Path) -> None:
+    """The report's files and headline numbers (winner's test metrics) on the active run."""
+    import mlflow
+
+    mlflow.log_metrics(headline(inputs))
+    mlflow.set_tag("rnnops.winner", inputs["evaluate"]["winner"])
+    mlflow.log_artifacts(str(folder), "report")

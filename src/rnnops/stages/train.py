@@ -1,0 +1,102 @@
+"""The train@<name> stage (and train_tuned): fit one configured model on the prepared data,
+write its outputs once from memory, and log everything to the active MLflow run."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rnnops.data.prepared import PreparedData
+from rnnops.models.bodies import DatasetSpec
+from rnnops.models.keras_io import save_keras
+from rnnops.models.text_model import text_model
+from rnnops.params.load import Params
+from rnnops.project import flatten
+from rnnops.training.fit import FitResult, fit_model
+
+
+def run_params(params: Params, name: str, prepared: PreparedData) -> dict:
+    """The MLflow params of one training run: seed, train.*, models.<name>.*, dataset shape."""
+    arch, model_params = params.model(name)
+    tree = {"seed": params.seed, "architecture": arch, "train": params.train.model_dump(),
+            "models": {name: model_params.model_dump(exclude={"architecture"})},
+            "dataset": {k: prepared.spec[k] for k in ("dataset", "vocab_size", "num_classes", "max_len")}}
+    return flatten(tree)
+
+
+def train(params: Params, name: str, prepared: PreparedData) -> FitResult:
+    """Fit `models.<name>`: the model with its best epoch's weights, in memory."""
+    arch, model_params = params.model(name)
+    return fit_model(arch, model_params, params.train, DatasetSpec.from_json(prepared.spec),
+                     prepared.arrays, params.seed)
+
+
+def summary(name: str, arch: str, result) -> dict:
+    """metrics/train/<name>.json: what DVC compares across experiments."""
+    return {
+        "model": name, "architecture": arch, "best_epoch": result.best_epoch,
+        "epochs_run": int(len(result.history)), "params_count": result.params_count,
+        "train_seconds": round(result.seconds, 2),
+        "samples_per_second": round(result.samples_per_second, 1),
+        "val": {k: round(v, 5) for k, v in result.metrics["val"].items()},
+        "test": {k: round(v, 5) for k, v in result.metrics["test"].items()},
+    }
+
+
+def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: Path, metrics_path: Path,
+          plot_path: Path) -> None:
+    """model.keras (token ids), text_model.keras (raw text), labels.json, probabilities.npz;
+    metrics; history (plots/train/<name>.csv, epochs counted from 1). Each file once."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    save_keras(result.model, model_dir / "model.keras")
+    save_keras(text_model(result.model, prepared.spec, prepared.vocabulary), model_dir / "text_model.keras")
+    # The class names travel with the models, so a model folder is self-describing.
+    (model_dir / "labels.json").write_text(json.dumps(prepared.label_names) + "\n")
+    np.savez(model_dir / "probabilities.npz", val=result.proba["val"], test=result.proba["test"],
+             y_val=prepared.arrays["val"][1], y_test=prepared.arrays["test"][1])
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    history_by_epoch(result).to_csv(plot_path, index=False, float_format="%.6g")
+
+
+def history_by_epoch(result: FitResult):
+    history = result.history.copy()
+    history["epoch"] = history["epoch"] + 1  # Keras counts from 0; people count from 1
+    return history
+
+
+def log_to_mlflow(result, prepared: PreparedData, metrics: dict, model_dir: Path,
+                  metrics_path: Path, plot_path: Path) -> dict:
+    """Final metrics, plots, history and both models on the active run; returns run.json."""
+    import tempfile
+
+    import mlflow
+
+    from rnnops import plots
+    from rnnops.scoring.metrics import confusion
+    from rnnops.tracking.logged_models import log_keras_model, log_text_model
+    from rnnops.tracking.runs import log_metrics_tree
+
+    log_metrics_tree({k: v for k, v in metrics.items() if k not in ("model", "architecture")})
+    with tempfile.TemporaryDirectory() as tmp:
+        plots.training_curves(history_by_epoch(result), Path(tmp) / "training_curves.png")
+        plots.confusion_matrix(confusion(prepared.arrays["test"][1], result.proba["test"]),
+                               prepared.label_names, Path(tmp) / "confusion_matrix_test.png")
+        mlflow.log_artifacts(tmp, "plots")
+    mlflow.log_artifact(str(plot_path), "history")
+    mlflow.log_artifact(str(metrics_path), "metrics")
+    example = prepared.arrays["val"][0][:5]
+    model_info = log_keras_model(result.model, "model", example)
+    text_info = log_text_model(model_dir / "text_model.keras", prepared.directory / "labels.json")
+    run = mlflow.active_run()
+    return {
+        "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+        "tracking_uri": mlflow.get_tracking_uri(), "model_uri": model_info.model_uri,
+        "text_model_uri": text_info.model_uri,
+        "sha256": {f: _sha256(model_dir / f) for f in ("model.keras", "text_model.keras", "probabilities.npz")},
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,256 @@
+"""The `tune` stage: the trial objective (nested MLflow runs), worker processes on one study, and
+the stage outputs (best params as overrides of the params tree, metrics, optimisation history,
+plots). The Optuna machinery itself (storage, sampler, pruner, heartbeats) is
+`rnnops.training.study`."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from rnnops.data.prepared import PreparedData
+from rnnops.errors import RnnopsError
+from rnnops.models.bodies import DatasetSpec
+from rnnops.params import search_space
+from rnnops.params.architectures import ARCHITECTURES
+from rnnops.params.load import Params
+from rnnops.project import flatten, project_root
+from rnnops.tracking.runs import process_tags
+from rnnops.training import study as tuning
+from rnnops.training.callbacks import ValMacroF1
+from rnnops.training.fit import fit_model
+
+METRIC_KEYS = {"val_accuracy": "accuracy", "val_macro_f1": "macro_f1", "val_loss": "loss"}
+
+
+def trial_config(params: Params, overrides: dict):
+    """(architecture, model params, train params) of one trial, validated like params.yaml."""
+    tune = params.tune
+    model = ARCHITECTURES[tune.architecture].model_validate({**tune.base, **overrides["model"]})
+    train = params.train.model_validate({**params.train.model_dump(), **overrides["train"]})
+    return tune.architecture, model, train
+
+
+def epoch_pruning_callback(trial: optuna.Trial, monitor: str):
+    """Optuna's Keras pruning callback, reporting epochs done (1, 2, ...) as the step.
+
+    The stock callback reports Keras' 0-based epoch index; Hyperband's rungs are resources
+    (min_resource * 3**k epochs), so with 0-based steps each rung was checked one epoch late and
+    the last rung fell on the final epoch, where pruning saves nothing."""
+    from optuna_integration import KerasPruningCallback
+
+    class EpochsDonePruning(KerasPruningCallback):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch + 1, logs)
+
+    return EpochsDonePruning(trial, monitor)
+
+
+def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: str):
+    """The function Optuna calls per trial: train through fit_model, report each epoch."""
+    import mlflow
+
+    tune = params.tune
+    spec = DatasetSpec.from_json(prepared.spec)
+
+    def objective(trial: optuna.Trial) -> float:
+        study = trial.study
+        tuning.check_not_surplus(study, trial, tune.n_trials)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        overrides = search_space.sample(trial, tune)
+        arch, model_params, train = trial_config(params, overrides)
+        start = time.perf_counter()
+        run = mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id,
+                               experiment_id=experiment_id,
+                               tags={"optuna.study": study.study_name, "optuna.trial": str(trial.number),
+                                     "rnnops.stage": "tune.trial", **process_tags()})
+        state, status = "failed", "FAILED"
+        try:
+            mlflow.log_params({"trial": trial.number, "architecture": arch,
+                               **flatten(overrides)})
+            callbacks = [ValMacroF1(prepared.arrays["val"], spec.num_classes)] \
+                if tune.metric == "val_macro_f1" else []
+            callbacks.append(epoch_pruning_callback(trial, tune.metric))  # reports, may prune
+            with tuning.Heartbeat(study, trial, tune.heartbeat_interval):
+                result = fit_model(arch, model_params, train, spec, prepared.arrays, params.seed,
+                                   extra_callbacks=callbacks, epochs=tune.epochs_per_trial,
+                                   evaluate_splits=("val",), verbose=0)
+            value = result.metrics["val"][METRIC_KEYS[tune.metric]]
+            mlflow.log_metric(f"final_{tune.metric}", value)
+            state, status = "complete", "FINISHED"
+            return value
+        except optuna.TrialPruned:
+            state, status = "pruned", "FINISHED"
+            raise
+        except KeyboardInterrupt:
+            state, status = "killed", "KILLED"
+            raise
+        finally:
+            mlflow.set_tag("optuna.state", state)
+            mlflow.log_metric("trial_seconds", time.perf_counter() - start)
+            mlflow.end_run(status)
+            del run
+
+    return objective
+
+
+def fingerprint(prepared: PreparedData) -> str:
+    """<dataset>:<sha256 of spec.json>: which prepared data a study's trials saw."""
+    import hashlib
+
+    digest = hashlib.sha256((prepared.directory / "spec.json").read_bytes()).hexdigest()
+    return f"{prepared.dataset}:{digest}"
+
+
+def open_study(params: Params, prepared: PreparedData, worker: int = 0) -> optuna.Study:
+    """The stage's study: same data, space and settings -> same study, resumed."""
+    storage = tuning.open_storage(params.tune, project_root())
+    name = tuning.study_name(params, fingerprint(prepared))
+    return tuning.open_study(params, name, storage, worker)
+
+
+def work(params: Params, prepared: PreparedData, study: optuna.Study, parent_run: str | None,
+         experiment_id: str) -> None:
+    """Run trials of the study in this process until it has n_trials finished ones."""
+    objective = make_objective(params, prepared, parent_run, experiment_id)
+    tuning.run_worker(study, objective, params.tune, progress(study, params.tune.n_trials))
+
+
+def run_trials(params: Params, prepared: PreparedData, study: optuna.Study, run, workers: int,
+               worker_cmd: list[str]) -> None:
+    """workers-1 extra processes (`worker_cmd --worker`) plus this one on the study, nested under
+    the stage's MLflow `run`; a worker that fails fails the stage."""
+    import subprocess
+
+    extra = [subprocess.Popen([sys.executable, *worker_cmd, "--worker", "--worker-index", str(i),
+                               "--parent-run", run.info.run_id]) for i in range(1, workers)]
+    try:
+        work(params, prepared, study, run.info.run_id, run.info.experiment_id)
+    except BaseException:
+        for proc in extra:
+            proc.terminate()
+        raise
+    finally:
+        codes = [proc.wait() for proc in extra]
+    if any(codes):
+        raise RnnopsError(f"tune: worker processes exited with {codes}; see their messages above.")
+
+
+def results(params: Params, study: optuna.Study, seconds: float) -> tuple[dict, dict, pd.DataFrame]:
+    """(best_params.json, metrics/tune.json, the history table) of a finished study."""
+    table = history(study)
+    best = best_overrides(params, study)
+    return best, summary(study, table, best, seconds), table
+
+
+def progress(study: optuna.Study, n_trials: int):
+    """Trial callback: a tqdm bar in a terminal, one line per trial otherwise."""
+    from tqdm import tqdm
+
+    done = sum(t.state in tuning.FINISHED for t in study.get_trials(deepcopy=False))
+    bar = tqdm(total=n_trials, initial=done, unit="trial", desc="tune") if sys.stdout.isatty() else None
+
+    def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        value = "" if trial.value is None else f" value {trial.value:.4f}"
+        epochs = len(trial.intermediate_values)
+        line = f"trial {trial.number}: {trial.state.name.lower()}{value} after {epochs} epoch(s)"
+        if bar is not None:
+            bar.update(trial.state in tuning.FINISHED)
+            bar.set_postfix_str(line)
+        else:
+            print(f"tune: {line}", flush=True)
+
+    return on_trial
+
+
+def history(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: state, value, best so far, epochs spent, seconds, params."""
+    rows, best = [], None
+    better = (lambda a, b: a > b) if study.direction == optuna.study.StudyDirection.MAXIMIZE else (lambda a, b: a < b)
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        if t.state == TrialState.COMPLETE and (best is None or better(t.value, best)):
+            best = t.value
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
+            if t.datetime_complete and t.datetime_start else None
+        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value, "best_value": best,
+                     "epochs": len(t.intermediate_values), "seconds": seconds,
+                     **{f"param.{k}": v for k, v in t.params.items()}})
+    return pd.DataFrame(rows)
+
+
+def best_overrides(params: Params, study: optuna.Study) -> dict:
+    """tuning/best_params.json: the winning trial as overrides of the params tree."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        c = tuning.counts(study)
+        raise RnnopsError(
+            f"tune: no trial of study '{study.study_name}' completed ({c['pruned']} pruned, {c['fail']} "
+            "failed). Fix: check tune.space for ranges that cannot train (see the trials in MLflow), "
+            "raise tune.epochs_per_trial, or set tune.pruner: none.")
+    best = study.best_trial
+    overrides = search_space.from_params(best.params)
+    _, model, train = trial_config(params, overrides)
+    return {"study": study.study_name, "trial": best.number, "metric": params.tune.metric,
+            "value": best.value,
+            "models": {"tuned": {"architecture": params.tune.architecture,
+                                 **model.model_dump(exclude={"architecture"})}},
+            "train": {k: getattr(train, k) for k in overrides["train"]}}
+
+
+def summary(study: optuna.Study, table: pd.DataFrame, best: dict, seconds: float) -> dict:
+    c = tuning.counts(study)
+    return {"study": study.study_name, "metric": best["metric"], "best_value": round(best["value"], 5),
+            "best_trial": best["trial"], "trials": {"complete": c["complete"], "pruned": c["pruned"],
+                                                    "failed": c["fail"]},
+            "epochs_spent": int(table["epochs"].sum()), "wall_seconds": round(seconds, 2)}
+
+
+def write(best: dict, metrics: dict, table: pd.DataFrame, best_path: Path, metrics_path: Path,
+          history_path: Path) -> None:
+    best_path.write_text(json.dumps(best, indent=2) + "\n")
+    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    table.to_csv(history_path, index=False, float_format="%.6g")
+
+
+def log_to_mlflow(study: optuna.Study, metrics: dict, paths: list[Path]) -> None:
+    """Summary metrics, outputs, and Optuna's history / importance / parallel-coordinate plots."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow
+    from optuna.visualization import matplotlib as vis
+
+    from rnnops.tracking.runs import log_metrics_tree
+
+    log_metrics_tree({k: v for k, v in metrics.items() if k not in ("study", "metric")})
+    mlflow.set_tag("optuna.study", study.study_name)
+    for path in paths:
+        mlflow.log_artifact(str(path), "outputs")
+    plots = {"optimization_history": vis.plot_optimization_history,
+             "param_importances": vis.plot_param_importances,
+             "parallel_coordinate": vis.plot_parallel_coordinate}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        for name, plot in plots.items():
+            try:
+                ax = plot(study)
+            except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
+                print(f"tune: no {name} plot ({exc})")
+                continue
+            figure = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).get_figure()
+            figure.set_size_inches(10, 6)
+            figure.savefig(Path(tmp) / f"{name}.png", dpi=100, bbox_inches="tight")
+            plt.close(figure)
+        mlflow.log_artifacts(tmp, "plots")

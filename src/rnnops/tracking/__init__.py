@@ -1,0 +1,1 @@
+"""MLflow: stage runs, logged models, the raw-text pyfunc, the model registry."""

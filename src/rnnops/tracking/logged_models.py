@@ -1,0 +1,66 @@
+"""Logging Keras models to MLflow (MLflow 3 `name=` API) with a signature and an input example.
+
+`mlflow.keras.log_model(..., input_example=...)` in MLflow 3.17 writes the example before it
+creates the model folder and fails (mlflow/mlflow#16183). This module is the keras flavor with
+that folder created first: the saved model is exactly `mlflow.keras.save_model`'s.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import mlflow.keras
+from mlflow.models import Model, infer_signature
+
+# The pyfunc logged as code (models-from-code: MLflow runs this file to build the model). Named,
+# not imported: importing it here would register its model object in this process.
+SERVING_MODULE = "rnnops.tracking.serving"
+
+
+def save_model(model, path, **kwargs):
+    os.makedirs(path, exist_ok=True)  # the one fix: the folder exists before the example is saved
+    return mlflow.keras.save_model(model, path, **kwargs)
+
+
+def requirements() -> list[str]:
+    """The serving requirements, pinned to what is installed. Given explicitly because MLflow's
+    inference starts a subprocess that imports the model (about 5 s per model)."""
+    from importlib.metadata import version
+
+    packages = ("tensorflow-cpu", "keras", "mlflow", "numpy", "pandas", "scikit-learn")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def log_keras_model(model, name: str, example):
+    """Log `model` under the active run as `name`; returns MLflow's ModelInfo (model_uri, ...).
+
+    Models with rnnops layers (LSTM, attention, transformer, multi-hot) need `import rnnops.models.layers`
+    before `mlflow.keras.load_model`, which registers them; the text model below does not.
+    """
+    signature = infer_signature(example, model.predict(example, verbose=0))
+    return Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], flavor_name="mlflow.keras",
+                     model=model, signature=signature, input_example=example,
+                     pip_requirements=requirements())
+
+
+def log_text_model(text_model_path, labels_path, name: str = "text_model", example=None):
+    """Log the end-to-end classifier as a pyfunc model from code (rnnops/serving.py)."""
+    return log_raw_text_model({"text_model": str(text_model_path), "labels": str(labels_path)}, name, example)
+
+
+def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, registered_model_name=None):
+    """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
+    model, or an ensemble (see serving.TextClassifier); optionally registered."""
+    from pathlib import Path
+
+    import mlflow
+
+    from importlib.util import find_spec
+
+    package = Path(__file__).parents[1]
+    # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
+    # requirements can serve it without installing this project.
+    return mlflow.pyfunc.log_model(
+        name=name, python_model=find_spec(SERVING_MODULE).origin, code_paths=[str(package)],
+        artifacts=artifacts, input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
+        pip_requirements=requirements(), registered_model_name=registered_model_name)

@@ -1,0 +1,200 @@
+"""MLflow tracking shared by every stage: one run per stage execution, one experiment per dataset.
+
+Default store: SQLite at <repo>/mlruns/mlflow.db with artifacts under <repo>/mlruns/artifacts,
+from absolute paths, so runs of `dvc exp run` in a temporary copy land in the project's store.
+MLFLOW_TRACKING_URI overrides it (an MLflow server, another database).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import Iterator
+
+from rnnops.errors import RnnopsError
+from rnnops.project import flatten, git_commit, project_root
+
+
+def default_uri() -> str:
+    return f"sqlite:///{project_root() / 'mlruns' / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    (project_root() / "mlruns").mkdir(parents=True, exist_ok=True)
+    return default_uri()
+
+
+def experiment_name(dataset: str) -> str:
+    return f"rnnops-{dataset}"
+
+
+def _experiment_id(client, name: str, default_store: bool) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    # With the default SQLite store, artifacts go beside it (not to ./mlruns of whatever the cwd
+    # is); a user's server or database decides its own artifact location.
+    location = (project_root() / "mlruns" / "artifacts").as_uri() if default_store else None
+    try:
+        # Tagged as a model-training experiment: MLflow 3's UI then offers the runs table
+        # (see `runs_url` for the link that opens it directly).
+        return client.create_experiment(name, artifact_location=location,
+                                        tags={"mlflow.experimentKind": "custom_model_development"})
+    except Exception:  # created by a concurrent stage in the meantime
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on an unreachable tracking server: MLflow's own client retries for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout)
+    except urllib.error.HTTPError:
+        return  # the server answers (some servers have no /health): good enough
+    except (OSError, ValueError) as exc:
+        raise RnnopsError(f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable "
+                          f"({getattr(exc, 'reason', exc)}). Fix: start it, or unset "
+                          "MLFLOW_TRACKING_URI to use the project's local store.") from None
+
+
+def use_store(dataset: str) -> str:
+    """Point MLflow at the project's store; returns the id of the dataset's experiment."""
+    import mlflow
+
+    check_reachable(tracking_uri())
+
+    # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
+    default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
+    mlflow.set_tracking_uri(tracking_uri())
+    return _experiment_id(mlflow.MlflowClient(), experiment_name(dataset), default_store)
+
+
+def runs_url(ui: str, experiment_id: str) -> str:
+    """The MLflow UI page of an experiment's runs table ("Model training" view)."""
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
+def process_tags() -> dict[str, str]:
+    """Who runs this: the host, the process id and its start time (pids are reused)."""
+    return {"rnnops.host": socket.gethostname(), "rnnops.pid": str(os.getpid()),
+            "rnnops.pid_start": _start_time(os.getpid()) or ""}
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), None if it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        pass
+    try:  # no /proc (macOS): existence only
+        os.kill(pid, 0)
+        return ""
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return ""
+
+
+def _alive(tags: dict) -> bool:
+    started = _start_time(int(tags["rnnops.pid"]))
+    if started is None:
+        return False
+    return not (started and tags.get("rnnops.pid_start") and started != tags["rnnops.pid_start"])
+
+
+def reap() -> list:
+    """End as KILLED every RUNNING run of the project's experiments (`rnnops-*`) that was started
+    on this host by a process that is gone (SIGKILL, OOM killer, power loss). Returns those runs.
+    Runs of other hosts are left alone: their processes cannot be checked from here."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    experiments = [e.experiment_id for e in client.search_experiments(filter_string="name LIKE 'rnnops-%'")]
+    if not experiments:
+        return []
+    host = socket.gethostname().replace("'", "")
+    running = client.search_runs(experiments, f"attributes.status = 'RUNNING' and tags.`rnnops.host` = '{host}'",
+                                 max_results=10_000)
+    gone = [r for r in running if "rnnops.pid" in r.data.tags and not _alive(r.data.tags)]
+    for r in gone:
+        client.set_tag(r.info.run_id, "rnnops.reaped", "process gone")
+        client.set_terminated(r.info.run_id, status="KILLED")
+    return gone
+
+
+def log_dataset_input(name: str, source: str, digest: str, context: str) -> None:
+    """The stage's input data as an MLflow dataset input (the Runs table's Dataset column)."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest[:16])
+    mlflow.log_input(dataset, context=context)
+
+
+class StageKilled(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so the run can be closed as KILLED."""
+
+
+@contextlib.contextmanager
+def stage_run(stage: str, dataset: str, params: dict | None = None, tags: dict | None = None,
+              data: tuple[str, str, str, str] | None = None) -> Iterator["mlflow.ActiveRun"]:
+    """An MLflow run for one stage execution, ended FINISHED, FAILED (exception) or KILLED
+    (SIGTERM / Ctrl-C). A SIGKILL cannot be caught: the run carries its host and process id, and
+    the next stage run of the project (or `rnnops runs reap`) ends it KILLED. `data` is the input
+    dataset (name, source path or URI, digest, context) shown in the Runs table."""
+    import mlflow
+
+    experiment_id = use_store(dataset)
+    for gone in reap():
+        print(f"mlflow: run {gone.info.run_id[:12]} ({gone.info.run_name}) was left RUNNING by a "
+              "process that is gone: ended as KILLED")
+    dvc_stage = os.environ.get("DVC_STAGE", stage)
+    commit = git_commit(Path.cwd())
+    run_tags = {"rnnops.stage": stage, "dvc.stage": dvc_stage, "git.commit": commit,
+                "mlflow.source.git.commit": commit, **process_tags()}
+    if os.environ.get("DVC_EXP_NAME"):
+        run_tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=dvc_stage, tags={**run_tags, **(tags or {})})
+
+    def on_sigterm(signum, frame):
+        raise StageKilled()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    status = "FAILED"
+    try:
+        if params:
+            mlflow.log_params(params)
+        if data:
+            log_dataset_input(*data)
+        yield run
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        mlflow.end_run(status=status)
+
+
+def log_metrics_tree(metrics: dict, prefix: str = "") -> None:
+    """Log every number of a nested metrics dict under its dotted name."""
+    import mlflow
+
+    numbers = {k: float(v) for k, v in flatten(metrics, prefix).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    mlflow.log_metrics({_metric_key(k): v for k, v in numbers.items()})
+
+
+def _metric_key(key: str) -> str:
+    # MLflow keys allow alphanumerics, _ - . / and space; class names may hold other characters.
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in key)

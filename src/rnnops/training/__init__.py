@@ -1,0 +1,1 @@
+"""Training: the one fit loop, its callbacks, and the Optuna study mechanics."""

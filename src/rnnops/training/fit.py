@@ -1,0 +1,106 @@
+"""Compile and fit one model with the project's callbacks; evaluate it on val and test.
+
+The one training loop of the project: `train@<arch>`, the tuned model and every Optuna trial
+go through `fit_model`.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rnnops.data.batches import fit_datasets, predict_proba
+from rnnops.models.bodies import DatasetSpec, build_model
+from rnnops.params.architectures import ModelParams
+from rnnops.params.schema import TrainParams
+from rnnops.project import higher_is_better
+from rnnops.scoring.metrics import classification_metrics
+from rnnops.training import callbacks
+
+
+@dataclass
+class FitResult:
+    model: object
+    history: pd.DataFrame          # one row per epoch: loss, accuracy, val_loss, val_accuracy, lr
+    best_epoch: int                # 1-based
+    seconds: float
+    samples_per_second: float
+    params_count: int
+    proba: dict[str, np.ndarray]   # split -> class probabilities [n, classes]
+    metrics: dict[str, dict[str, float]]  # split -> accuracy, macro_f1, loss
+
+
+def set_determinism(seed: int) -> None:
+    """Same seed, same machine -> same weights and metrics (Python, NumPy and TF seeds, and TF
+    ops restricted to deterministic kernels)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def compile_model(model, spec: DatasetSpec, train: TrainParams) -> None:
+    import keras
+
+    optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+                  "sgd": keras.optimizers.SGD}
+    extra = {"clipnorm": train.clipnorm} if train.clipnorm else {}
+    optimizer = optimizers[train.optimizer](learning_rate=train.learning_rate, **extra)
+    if spec.num_classes == 2:
+        loss, accuracy = keras.losses.BinaryCrossentropy(), keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss, accuracy = keras.losses.SparseCategoricalCrossentropy(), \
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=optimizer, loss=loss, metrics=[accuracy])
+
+
+def class_weights(y: np.ndarray, num_classes: int, mode: str) -> dict[int, float] | None:
+    if mode == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=y)
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, spec: DatasetSpec,
+              arrays: dict[str, tuple[np.ndarray, np.ndarray]], seed: int,
+              extra_callbacks: list | None = None, epochs: int | None = None,
+              evaluate_splits=("val", "test"), verbose: int | None = None) -> FitResult:
+    """Build, compile and fit; returns the best-epoch model (early stopping restores its weights
+    in memory) and its metrics. Nothing is written: the caller saves the model and history once."""
+    # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
+    warnings.filterwarnings("ignore", message=".*ran out of data.*")
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+    set_determinism(seed)
+    model = build_model(architecture, model_params, spec)
+    compile_model(model, spec, train)
+    y_train = arrays["train"][1]
+    train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
+    cbs = callbacks.standard(train) + list(extra_callbacks or [])
+    # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
+    verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+    start = time.perf_counter()
+    fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs or train.epochs, callbacks=cbs,
+                       class_weight=class_weights(y_train, spec.num_classes, train.class_weight),
+                       verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = history_table(fitted.history)
+    monitor = train.early_stopping.monitor
+    best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
+    proba = {s: predict_proba(model, arrays[s][0], spec.num_classes) for s in evaluate_splits}
+    metrics = {s: classification_metrics(arrays[s][1], proba[s]) for s in evaluate_splits}
+    return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
+                     int(model.count_params()), proba, metrics)
+
+
+def history_table(logs: dict[str, list[float]]) -> pd.DataFrame:
+    """Keras' History as one row per epoch: `epoch` (0-based, as Keras counts) then the logged
+    values in name order (loss, accuracy, val_*, learning_rate)."""
+    epochs = len(next(iter(logs.values()), []))
+    return pd.DataFrame({"epoch": range(epochs), **{k: logs[k] for k in sorted(logs)}})
