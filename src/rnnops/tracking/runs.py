@@ -133,11 +133,16 @@ def reap() -> list:
 
 def log_dataset_input(name: str, source: str, digest: str, context: str) -> None:
     """The stage's input data as an MLflow dataset input (the Runs table's Dataset column)."""
+    import warnings
+
     import mlflow
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest[:16])
+    with warnings.catch_warnings():  # a local path matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        resolved = resolve_dataset_source(source)
+    dataset = MetaDataset(resolved, name=name, digest=digest[:16])
     mlflow.log_input(dataset, context=context)
 
 
