@@ -27,7 +27,7 @@ def main() -> None:
         raise ParamsError(f"{args.params}: models.{args.name} does not exist. Fix: add it under "
                           f"models: or use one of {', '.join(params.models)}.")
 
-    from rnnops import atomic
+    from rnnops import atomic, faults
     from rnnops.data import prepared as prepared_data
     from rnnops.stages import train
     from rnnops.tracking import runs
@@ -40,6 +40,7 @@ def main() -> None:
     with runs.stage_run(f"train@{args.name}", prepared.dataset, run_params, tags,
                         data=prepared.as_input("training")):
         result = train.train(params, args.name, prepared)
+        faults.point("train.before_outputs")
         summary = train.summary(args.name, params.model(args.name)[0], result)
         with atomic.staged_outputs(*outputs) as (model_dir, metrics_path, history_path):
             train.write(result, prepared, summary, model_dir, metrics_path, history_path)

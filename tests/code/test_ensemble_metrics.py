@@ -45,14 +45,74 @@ def test_selection_uses_validation_only():
     rng = np.random.default_rng(1)
     y_val, y_test = rng.integers(0, 3, 300), rng.integers(0, 3, 300)
     members = _members(rng, y_val, y_test, {"a": 0.2, "b": 0.5, "c": 0.35})
-    picked = choose(candidates(members, y_val, "accuracy", 10), members, y_val, "accuracy")
-    greedy = candidates(members, y_val, "accuracy", 10)[-1]
+    cands = candidates(members, y_val, "accuracy", 10)
+    picked = choose(cands, members, y_val, "accuracy")
     for m in members.values():  # scramble everything about test
         m.proba["test"] = rng.permutation(m.proba["test"])
-    y_test_permuted = rng.permutation(y_test)
-    assert y_test_permuted is not y_test
-    again = choose(candidates(members, y_val, "accuracy", 10), members, y_val, "accuracy")
-    assert again == picked and candidates(members, y_val, "accuracy", 10)[-1] == greedy
+    again = candidates(members, y_val, "accuracy", 10)
+    assert [(c.name, c.weights) for c in again] == [(c.name, c.weights) for c in cands]
+    assert choose(again, members, y_val, "accuracy") == picked
+
+
+def _text_members(tmp_path, prepared, names):
+    """Real (untrained, differently seeded) raw-text models and the probabilities.npz / run.json
+    the train stage would write for them, so `evaluate()` runs its real path end to end."""
+    import json
+
+    import keras
+
+    from rnnops.data.batches import as_class_probabilities
+    from rnnops.models.bodies import DatasetSpec, build_model
+    from rnnops.models.text_model import text_model
+    from rnnops.params.architectures import ARCHITECTURES
+
+    spec = DatasetSpec.from_json(prepared.spec)
+    for i, name in enumerate(names):
+        keras.utils.set_random_seed(i)
+        body = build_model("multihot_dense", ARCHITECTURES["multihot_dense"](hidden_units=[4]), spec)
+        model = text_model(body, prepared.spec, prepared.vocabulary)
+        folder = tmp_path / name
+        folder.mkdir()
+        model.save(folder / "text_model.keras")
+        proba = {s: as_class_probabilities(model.predict(np.array(prepared.raw_texts(s)["text"], dtype=object),
+                                                         verbose=0), 3) for s in ("val", "test")}
+        np.savez(folder / "probabilities.npz", val=proba["val"], test=proba["test"],
+                 y_val=prepared.arrays["val"][1], y_test=prepared.arrays["test"][1])
+        (folder / "run.json").write_text(json.dumps({"run_id": name}))
+
+
+def test_evaluate_never_looks_at_test_labels(tmp_path):
+    """The real evaluate(): permuting the test labels changes test scores, never a choice."""
+    import pandas as pd
+
+    from rnnops.data.prepared import PreparedData
+    from rnnops.params.load import load_params
+    from rnnops.stages.evaluate import evaluate
+    from tests.conftest import REPO
+
+    rng = np.random.default_rng(3)
+    words = ["good", "bad", "late", "great", "crew", "awful", "fine", "seat"]
+    texts = {s: [" ".join(rng.choice(words, 5)) for _ in range(120)] for s in ("val", "test")}
+    ys = {s: rng.integers(0, 3, 120).astype(np.int32) for s in ("val", "test")}
+    spec = {"dataset": "demo", "vocab_size": len(words) + 2, "num_classes": 3, "max_len": 8,
+            "label_names": ["negative", "neutral", "positive"], "truncation": "post", "padding": "post",
+            "lowercase": True, "strip_html": True, "strip_punctuation": True}
+    params = load_params(REPO / "params.yaml")
+    names = ["m0", "m1", "m2"]
+    choices, test_scores = [], []
+    for y_test in (ys["test"], rng.permutation(ys["test"])):
+        arrays = {"val": (None, ys["val"]), "test": (None, y_test)}
+        frames = {s: pd.DataFrame({"text": texts[s], "label": y}) for s, y in (("val", ys["val"]), ("test", y_test))}
+        prepared = PreparedData(spec, arrays, words, frames)
+        folder = tmp_path / f"run{len(choices)}"
+        folder.mkdir()
+        _text_members(folder, prepared, names)
+        result = evaluate(params, prepared, names, folder)
+        choices.append((result.winner.name, result.winner.weights,
+                        {n: (s["weights"], s["val"]) for n, s in result.scores.items()}))
+        test_scores.append({n: s["test"]["accuracy"] for n, s in result.scores.items()})
+    assert choices[0] == choices[1]
+    assert test_scores[0] != test_scores[1]  # the permutation did reach the test scores
 
 
 def test_greedy_selection_prefers_the_strong_member_and_weights_sum_to_one():

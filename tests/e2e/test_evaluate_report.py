@@ -92,12 +92,80 @@ def test_predict_from_a_model_folder_and_stdin(project):
     assert len(lines) == 2 and lines[0].split()[0] in ("negative", "neutral", "positive")
 
 
-def test_a_second_evaluation_that_does_not_win_becomes_challenger(project):
-    result = run(["dvc", "repro", "--single-item", "--force", "evaluate"], project)
+def registry_state(project):
+    """(version, aliases, test metric tag) of every version of rnnops-tweets."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
+    return sorted((int(v.version), sorted(v.aliases), v.tags.get("test.accuracy"))
+                  for v in client.search_model_versions("name='rnnops-tweets'"))
+
+
+def evaluate_into(project, out, *extra, env=None):
+    """`pipeline/evaluate.py` writing into `out` (the project's outputs stay untouched)."""
+    paths = ["--metrics", out / "evaluate.json", "--evaluation", out / "evaluation",
+             "--confusion", out / "confusion.csv", "--roc", out / "roc.csv"]
+    return run(["python", "pipeline/evaluate.py", *map(str, paths), *extra], project, env=env)
+
+
+def test_a_second_evaluation_that_does_not_win_becomes_challenger(project, tmp_path):
+    before = registry_state(project)
+    result = evaluate_into(project, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    decision = json.loads((project / "evaluation" / "registry.json").read_text())
-    assert decision["version"] == "2" and decision["alias"] == "challenger"  # equal is not better
-    assert "rnnops-tweets v2 -> @challenger" in result.stdout
+    decision = json.loads((tmp_path / "evaluation" / "registry.json").read_text())
+    version = max(v for v, _, _ in before) + 1
+    assert decision["version"] == str(version) and decision["alias"] == "challenger"  # equal is not better
+    assert f"rnnops-tweets v{version} -> @challenger" in result.stdout
+    assert registry_state(project)[-1] == (version, ["challenger"], before[-1][2] if before else None)
+
+
+def test_a_failure_right_after_registration_leaves_the_registry_and_outputs_as_they_were(project, tmp_path):
+    def failed_runs():
+        return [r for r in mlflow_runs(project) if r.info.run_name == "evaluate" and r.info.status == "FAILED"]
+
+    before, outputs, failed = registry_state(project), (project / "metrics" / "evaluate.json").read_bytes(), failed_runs()
+    env = {**env_for(project), "RNNOPS_FAULT": "evaluate.after_register"}
+    result = evaluate_into(project, tmp_path, env=env)
+    assert result.returncode == 1 and "fault injected at evaluate.after_register" in result.stderr
+    assert registry_state(project) == before  # the new version deleted, the aliases back
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing committed, no temp left
+    assert (project / "metrics" / "evaluate.json").read_bytes() == outputs
+    assert len(failed_runs()) == len(failed) + 1
+
+
+def test_registry_false_registers_nothing(project, tmp_path):
+    before = registry_state(project)
+    params = tmp_path / "params.yaml"
+    params.write_text((project / "params.yaml").read_text().replace("registry: true", "registry: false"))
+    out = tmp_path / "out"
+    result = evaluate_into(project, out, "--params", str(params))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((out / "evaluation" / "registry.json").read_text()) == {}
+    assert "registry:" not in result.stdout and registry_state(project) == before
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "other_data"])
+def test_bad_member_probabilities_are_a_clear_error(project, tmp_path, damage):
+    models = tmp_path / "models"
+    subprocess.run(["cp", "-r", str(project / "models"), str(models)], check=True)
+    npz = models / "lstm" / "probabilities.npz"
+    if damage == "missing":
+        npz.unlink()
+    elif damage == "corrupt":
+        npz.write_bytes(npz.read_bytes()[:100])
+    else:
+        with np.load(npz) as stored:
+            arrays = dict(stored)
+        np.savez(npz, **{**arrays, "y_test": arrays["y_test"][::-1]})
+    before = registry_state(project)
+    result = evaluate_into(project, tmp_path / "out", "--models", str(models))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    expected = {"missing": f"error: {npz}: missing. Fix: train the model first (`dvc repro train@lstm`).",
+                "corrupt": f"error: {npz}: unreadable (",
+                "other_data": f"error: {models / 'lstm'} was trained on other prepared data. Fix: `dvc repro` "
+                              "retrains it on the current data."}[damage]
+    assert result.stderr.strip().splitlines()[-1].startswith(expected), result.stderr[-1000:]
+    assert not (tmp_path / "out").exists() and registry_state(project) == before
 
 
 def test_no_model_gives_the_fix(tmp_path):

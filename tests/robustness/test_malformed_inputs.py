@@ -62,6 +62,11 @@ def test_documented_handling_is_counted(project):
     metrics = json.loads((project / "metrics" / "data.json").read_text())
     spec = json.loads((project / "data" / "prepared" / "spec.json").read_text())
     assert spec["label_names"] == ["0", "1"]  # 1, 1.0 and "1" are one class
-    dropped = json.dumps(metrics)
-    assert "empty" in dropped and ("missing_label" in dropped or "no_label" in dropped or "label" in dropped)
-    assert sum(metrics["size"].values()) <= 301
+    assert metrics["dropped"] == {"nul_characters_removed": 1, "missing_label": 1, "empty_text": 1,
+                                  "duplicate_text": 0, "train_test_overlap": 0}
+    assert sum(metrics["size"].values()) == 301  # 303 rows - no label - empty; the NUL row kept
+    import pandas as pd
+
+    held_out = pd.concat([pd.read_parquet(project / "data" / "prepared" / f"{s}_texts.parquet")
+                          for s in ("val", "test")])["text"]
+    assert not held_out.str.contains("\x00", regex=False).any()

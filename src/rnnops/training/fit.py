@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rnnops.data.batches import fit_datasets, predict_proba
+from rnnops.errors import DataError
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ModelParams
 from rnnops.params.schema import TrainParams
@@ -77,6 +78,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, 
     # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+    check_token_ids(arrays, spec)
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     compile_model(model, spec, train)
@@ -97,6 +99,15 @@ def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, 
     metrics = {s: classification_metrics(arrays[s][1], proba[s]) for s in evaluate_splits}
     return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
                      int(model.count_params()), proba, metrics)
+
+
+def check_token_ids(arrays: dict[str, tuple[np.ndarray, np.ndarray]], spec: DatasetSpec) -> None:
+    """Token ids beyond the vocabulary would fail deep inside the embedding lookup, mid-epoch."""
+    top = max(int(x.max(initial=0)) for x, _ in arrays.values())
+    if top >= spec.vocab_size:
+        raise DataError(f"prepared data: token id {top} but spec.json says vocab_size "
+                        f"{spec.vocab_size}; the prepared files do not belong together. "
+                        "Fix: rebuild them with `dvc repro -f prepare`.")
 
 
 def history_table(logs: dict[str, list[float]]) -> pd.DataFrame:
