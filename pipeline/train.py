@@ -44,6 +44,7 @@ def main() -> None:
         summary = train.summary(args.name, params.model(args.name)[0], result)
         with atomic.staged_outputs(*outputs) as (model_dir, metrics_path, history_path):
             train.write(result, prepared, summary, model_dir, metrics_path, history_path)
+            faults.point("train.writing")
             run_info = train.log_to_mlflow(result, prepared, summary, model_dir, metrics_path, history_path)
             (model_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
     print(f"train@{args.name}: val accuracy {summary['val']['accuracy']:.4f}, test accuracy "

@@ -165,3 +165,14 @@ def test_best_params_file_becomes_the_tuned_model(tmp_path):
     best.write_text('{"models": {"tuned": {"architecture": "rnn", "units": -1}}}')
     with pytest.raises(ParamsError, match="best.json: not a valid tuning result"):
         with_tuned_model(params, best)
+
+
+def test_every_architecture_has_params_and_a_body():
+    from rnnops.models.bodies import BODIES
+    from rnnops.params.architectures import ARCHITECTURES
+
+    assert sorted(BODIES) == sorted(ARCHITECTURES)
+    with pytest.raises(KeyError, match="no params class"):
+        from rnnops.models.bodies import register
+
+        register("not_declared")

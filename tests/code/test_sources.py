@@ -88,6 +88,19 @@ def test_missing_path_names_the_key(tmp_path):
         load_source(data_params(source="imdb", path=str(tmp_path / "nowhere.tar.gz")))
 
 
+def test_missing_csv_path_says_to_point_data_path_at_the_file(tmp_path):
+    # csv has no built-in corpus and no download: its message must not suggest null.
+    missing = tmp_path / "nowhere.csv"
+    with pytest.raises(DataError) as info:
+        load_source(data_params(source="csv", path=str(missing)))
+    assert str(info.value) == (f"data.path: {missing} does not exist. Fix: point data.path at your "
+                               "CSV/TSV/Parquet file (an absolute path, or one relative to the "
+                               "project root).")
+    with pytest.raises(DataError) as info:
+        load_source(data_params(source="imdb", path=str(tmp_path / "nowhere.tar.gz")))
+    assert str(info.value).endswith("or set it to null to use the built-in/download.")
+
+
 def test_relative_path_is_relative_to_the_project_root(tmp_path, monkeypatch):
     # `dvc exp run --temp` runs stages in a copy under .dvc/tmp/exps with DVC_ROOT set to the
     # project: a relative data.path must still name the file beside the project's params.yaml.

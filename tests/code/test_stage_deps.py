@@ -1,7 +1,5 @@
-"""dvc.yaml's code deps of each stage are exactly its import closure (tests/code/stage_imports.py),
+"""dvc.yaml's code deps of each stage are exactly its import closure (scripts/stage_deps.py),
 and no stage imports another stage's module or the model builders for params validation."""
-from pathlib import Path
-
 import pytest
 import yaml
 

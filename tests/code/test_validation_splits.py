@@ -76,3 +76,53 @@ def test_subsample_is_stratified_and_seeded():
     assert len(small) == 400 and small.equals(subsample(data, 400, seed=3))
     assert (small["label"] == "b").mean() == pytest.approx(0.25, abs=0.01)
     assert subsample(data, None, seed=3) is data
+
+
+def grouped(sizes: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """A frame with `sizes[(split, label)]` rows per group, the groups interleaved."""
+    keys = [key for key, n in sizes.items() for _ in range(n)]
+    keys = keys[::2] + keys[1::2]
+    return to_frame([f"text {i}" for i in range(len(keys))], [label for _, label in keys],
+                    [split for split, _ in keys])
+
+
+@pytest.mark.parametrize("sizes", [
+    {("train", "a"): 1001, ("train", "b"): 999, ("test", "a"): 1001, ("test", "b"): 1000},
+    {("train", "a"): 700, ("train", "b"): 211, ("train", "c"): 89, ("val", "a"): 70,
+     ("val", "b"): 21, ("val", "c"): 9, ("test", "a"): 333, ("test", "b"): 100, ("test", "c"): 3},
+    {("train", "x"): 37, ("train", "y"): 5000, ("test", "x"): 11, ("test", "y"): 1234},
+])
+@pytest.mark.parametrize("limit", [100, 101, 1000, 2000, 3333])
+def test_subsample_keeps_exactly_limit_rows_within_one_of_each_groups_share(sizes, limit):
+    # groupby().sample(frac=...) rounded per group: 2000 of the tweets gave 2001 documents.
+    data = grouped(sizes)
+    small = subsample(data, limit, seed=5)
+    assert len(small) == min(limit, len(data))
+    counts = small.groupby(["split", "label"]).size().to_dict()
+    for key, size in sizes.items():
+        share = size * min(limit, len(data)) / len(data)
+        assert abs(counts.get(key, 0) - share) < 1, (key, counts.get(key, 0), share)
+    assert small.index.is_monotonic_increasing and set(small.index) <= set(data.index)
+    pd.testing.assert_frame_equal(small, subsample(grouped(sizes), limit, seed=5))
+    if limit < len(data):
+        assert small.index.tolist() != subsample(data, limit, seed=6).index.tolist()
+
+
+@pytest.mark.parametrize("sizes, limit", [
+    ({"negative": 22_987, "neutral": 8_455, "positive": 6_716}, 2000),   # tweets-like classes
+    ({"a": 1001, "b": 1000}, 2000), ({"a": 7, "b": 5_003, "c": 990}, 999), ({"a": 75, "b": 75}, 100),
+])
+def test_subsample_without_a_given_split_is_exact_and_stratified_by_label(sizes, limit):
+    labels = [label for label, n in sizes.items() for _ in range(n)]
+    data = to_frame([f"text {i}" for i in range(len(labels))], labels, None)
+    small = subsample(data, limit, seed=3)
+    assert len(small) == limit
+    counts = small["label"].value_counts().to_dict()
+    for label, size in sizes.items():
+        assert abs(counts.get(label, 0) - size * limit / len(data)) < 1
+    assert small.equals(subsample(data.copy(), limit, seed=3))
+
+
+def test_subsample_of_fewer_rows_than_the_limit_keeps_them_all():
+    data = balanced(300)
+    assert subsample(data, 300, seed=1) is data and subsample(data, 5000, seed=1) is data

@@ -7,7 +7,7 @@ from rnnops.data import vectorize
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ARCHITECTURES
 from rnnops.params.schema import DataParams, TrainParams
-from rnnops.data.batches import bucket_boundaries, predict_proba, training_dataset, unpadded
+from rnnops.data.batches import bucket_boundaries, predict_proba, training_dataset
 from rnnops.models.keras_io import load_keras_model, save_keras
 from rnnops.training.fit import fit_model
 from tests.conftest import default_params

@@ -4,7 +4,6 @@ import gzip
 import json
 
 import pytest
-import yaml
 
 from tests.conftest import make_project, run, write_params
 

@@ -2,11 +2,10 @@
 runs; one model's params changed -> only that model and what depends on it run again."""
 import json
 import re
-import subprocess
 
 import pytest
 
-from tests.conftest import BIN, run
+from tests.conftest import run
 
 pytestmark = pytest.mark.slow
 TIMINGS = {"train_seconds", "samples_per_second", "wall_seconds"}  # measurements, not results

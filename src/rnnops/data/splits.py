@@ -1,6 +1,7 @@
 """Deterministic, stratified train/val/test splits from the project seed."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -8,13 +9,25 @@ from rnnops.errors import DataError
 
 
 def subsample(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    """At most `limit` rows, the same share from every (split, label) group."""
+    """Exactly min(`limit`, len(frame)) rows, stratified by (split, label) and fixed by `seed`.
+
+    Each group gets the integer part of its proportional share, and the rows left over go one
+    each to the groups with the largest remainders (ties: the larger group, then the first in
+    sorted order), so every group is within one row of its exact share. Rows keep their order.
+    """
     if limit is None or len(frame) <= limit:
         return frame
     keys = ["split", "label"] if frame["split"].notna().any() else ["label"]
-    sampled = frame.groupby(keys, group_keys=False, dropna=False).sample(
-        frac=limit / len(frame), random_state=seed)
-    return sampled.sort_index()
+    groups = list(frame.groupby(keys, sort=True, dropna=False).indices.values())
+    sizes = np.array([len(rows) for rows in groups], dtype=np.int64)
+    counts, remainders = np.divmod(sizes * limit, len(frame))   # exact integer shares
+    extra = limit - int(counts.sum())
+    order = sorted(range(len(groups)), key=lambda g: (-remainders[g], -sizes[g], g))
+    counts[order[:extra]] += 1
+    rng = np.random.default_rng(seed)
+    kept = np.concatenate([rng.choice(rows, size=int(n), replace=False)
+                           for rows, n in zip(groups, counts)])
+    return frame.iloc[np.sort(kept)]
 
 
 def make_splits(frame: pd.DataFrame, val_fraction: float, test_fraction: float,

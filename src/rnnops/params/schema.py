@@ -50,7 +50,7 @@ class DataParams(Strict):
     )
     cache_dir: str = Field(min_length=1, description="where downloads are kept (~ expands)")
     subsample: int | None = Field(
-        ge=100, description="keep at most this many documents, stratified (quick runs); null = all"
+        ge=100, description="keep exactly this many documents (all if fewer), stratified (quick runs); null = all"
     )
     val_fraction: float = Field(gt=0.0, lt=0.5, description="share of train held out for validation")
     test_fraction: float = Field(

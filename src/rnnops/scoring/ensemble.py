@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnops.project import higher_is_better
 from rnnops.scoring.metrics import classification_metrics
 
 
@@ -26,7 +27,7 @@ class Ensemble:
 def score(y: np.ndarray, proba: np.ndarray, metric: str) -> float:
     """Higher is better: accuracy, macro-F1, or negative log loss."""
     values = classification_metrics(y, proba)
-    return -values["loss"] if metric == "loss" else values[metric]
+    return values[metric] if higher_is_better(metric) else -values[metric]
 
 
 def soft_vote(members: list[str]) -> Ensemble:

@@ -20,15 +20,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def existing(path: str | Path, what: str) -> Path:
+def existing(path: str | Path, what: str, builtin: bool = True) -> Path:
     """`path` resolved, or a DataError naming the key to fix. A relative path is relative to the
-    project root, also when `dvc exp run --temp` runs the stage in a temporary copy."""
+    project root, also when `dvc exp run --temp` runs the stage in a temporary copy. `builtin`:
+    the source has a built-in corpus or a download for `data.path: null` (csv has neither)."""
     from rnnops.tracking.runs import project_root
 
     resolved = Path(path).expanduser()
     if not resolved.is_absolute():
         resolved = project_root() / resolved
     if not resolved.exists():
+        if not builtin:
+            raise DataError(f"data.path: {resolved} does not exist. Fix: point data.path at "
+                            f"{what} (an absolute path, or one relative to the project root).")
         raise DataError(f"data.path: {resolved} does not exist. Fix: point data.path at your local "
                         f"copy of {what}, or set it to null to use the built-in/download.")
     return resolved

@@ -12,7 +12,7 @@ SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "va
 
 def load(params) -> RawDataset:
     opts = params.csv
-    path = existing(params.path, "your CSV/TSV/Parquet file")
+    path = existing(params.path, "your CSV/TSV/Parquet file", builtin=False)
     if path.is_dir():
         raise DataError(f"data.path: {path} is a folder. Fix: point it at one CSV/TSV/Parquet file.")
     table = parse_table(path, opts.format, opts.encoding)
