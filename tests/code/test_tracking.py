@@ -86,3 +86,41 @@ def test_default_experiment_keeps_artifacts_in_the_project(tmp_path, monkeypatch
     artifact_uri = mlflow.get_run(run.info.run_id).info.artifact_uri
     assert artifact_uri.startswith((tmp_path / "mlruns" / "artifacts").as_uri())
     assert list(Path(tmp_path / "mlruns" / "artifacts").rglob("note.txt"))
+
+
+def test_runs_carry_their_process_and_input_data_and_the_experiment_is_for_training(store):
+    with tracking.stage_run("train@x", "demo", data=("demo-prepared", "/data/prepared", "ab" * 32, "training")):
+        pass
+    run = only_run(store)
+    assert run.data.tags["rnnops.host"] == __import__("socket").gethostname()
+    assert run.data.tags["rnnops.pid"] == str(os.getpid())
+    assert run.data.tags["rnnops.pid_start"] == tracking._start_time(os.getpid())
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert (dataset_input.dataset.name, dataset_input.dataset.digest) == ("demo-prepared", "ab" * 8)
+    assert [(t.key, t.value) for t in dataset_input.tags] == [("mlflow.data.context", "training")]
+    experiment = store.get_experiment_by_name("rnnops-demo")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracking.runs_url("http://127.0.0.1:5000/", experiment.experiment_id) == \
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}?workflowType=machine_learning"
+
+
+def test_reap_ends_only_runs_whose_process_is_gone(store):
+    """A dead pid, a live pid reused by another process (other start time), a live process of
+    ours, and a run of another host: only the first two are reaped."""
+    import socket
+
+    experiment = store.create_experiment("rnnops-demo")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    me, host = str(os.getpid()), socket.gethostname()
+    cases = {"dead": {"rnnops.pid": dead, "rnnops.pid_start": "1", "rnnops.host": host},
+             "reused": {"rnnops.pid": me, "rnnops.pid_start": "1", "rnnops.host": host},
+             "alive": {"rnnops.pid": me, "rnnops.pid_start": tracking._start_time(os.getpid()), "rnnops.host": host},
+             "elsewhere": {"rnnops.pid": dead, "rnnops.pid_start": "1", "rnnops.host": "another-host"}}
+    ids = {name: store.create_run(experiment, tags=tags, run_name=name).info.run_id for name, tags in cases.items()}
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    assert sorted(r.info.run_name for r in tracking.reap()) == ["dead", "reused"]
+    status = {name: store.get_run(run_id).info.status for name, run_id in ids.items()}
+    assert status == {"dead": "KILLED", "reused": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert store.get_run(ids["dead"]).data.tags["rnnops.reaped"] == "process gone"
+    assert tracking.reap() == []

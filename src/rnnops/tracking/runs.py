@@ -32,18 +32,22 @@ def experiment_name(dataset: str) -> str:
     return f"rnnops-{dataset}"
 
 
+# Marks a model-training experiment: MLflow 3's UI then offers the runs table (`runs_url` gives
+# the link that opens it directly; the tag alone does not change a browser's remembered view).
+TRAINING_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def _experiment_id(client, name: str, default_store: bool) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get("mlflow.experimentKind") != TRAINING_KIND["mlflow.experimentKind"]:
+            client.set_experiment_tag(found.experiment_id, *next(iter(TRAINING_KIND.items())))
         return found.experiment_id
     # With the default SQLite store, artifacts go beside it (not to ./mlruns of whatever the cwd
     # is); a user's server or database decides its own artifact location.
     location = (project_root() / "mlruns" / "artifacts").as_uri() if default_store else None
     try:
-        # Tagged as a model-training experiment: MLflow 3's UI then offers the runs table
-        # (see `runs_url` for the link that opens it directly).
-        return client.create_experiment(name, artifact_location=location,
-                                        tags={"mlflow.experimentKind": "custom_model_development"})
+        return client.create_experiment(name, artifact_location=location, tags=TRAINING_KIND)
     except Exception:  # created by a concurrent stage in the meantime
         return client.get_experiment_by_name(name).experiment_id
 
