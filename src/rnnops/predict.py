@@ -1,6 +1,13 @@
 """Classify raw texts with a trained model: a registry alias, an MLflow model URI or folder, or a
-`text_model.keras` file. Only formats that run no code on load are accepted: MLflow models
-logged by rnnops (pyfunc from code + `.keras` with safe_mode) and `.keras` files with safe_mode.
+`text_model.keras` file. Only our own models run:
+
+- an MLflow model (alias, models:/ or runs:/ URI, folder) is copied or downloaded to a private
+  folder and loaded only when its files hash to the manifest rnnops recorded, when it logged the
+  model, on the run its MLmodel names, in this project's tracking store (rnnops.tracking.manifest).
+  Anything else (a model rnnops did not log, a changed copy, a run the store does not know) is
+  refused before any of its code runs.
+- a `.keras` file must be the one the train stage recorded in the run.json beside it (sha256),
+  and is loaded with safe_mode (no lambdas, no pickle, no HDF5 or SavedModel).
 """
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ ALIASES = ("champion", "challenger")
 
 
 class ModelRefused(RnnopsError):
-    """A model file rnnops will not load (wrong format, code inside, hash mismatch)."""
+    """A model rnnops will not load: not one it logged or trained (no record, unknown run, files
+    changed since), or a format that can run code (pickle, HDF5, lambdas)."""
 
 
 def load(model: str, dataset: str):
@@ -32,25 +40,62 @@ def load(model: str, dataset: str):
         raise RnnopsError(f"--model {model}: no such file, folder, alias or model URI. Fix: pass "
                           f"{' or '.join(ALIASES)}, a models:/ URI, or models/<name>/text_model.keras.")
     if path.is_dir() and (path / "MLmodel").is_file():
-        return _mlflow(str(path))
+        return _mlflow(str(path), folder=True)
     if path.is_dir() and (path / "text_model.keras").is_file():
         path = path / "text_model.keras"
     return _keras_file(path)
 
 
-def _mlflow(uri: str, hint: bool = False):
+def _mlflow(source: str, hint: bool = False, folder: bool = False):
+    """Load an MLflow model (URI or local folder) after checking it is one rnnops logged."""
+    import tempfile
+
     import mlflow
 
-    from rnnops.tracking.runs import tracking_uri
+    from rnnops.tracking import manifest
+    from rnnops.tracking.runs import check_reachable, tracking_uri
 
+    check_reachable(tracking_uri())
     mlflow.set_tracking_uri(tracking_uri())
+    # The verified copy is private to this process and is what gets loaded: nothing can change it
+    # between the check and the load. It lives as long as the returned function.
+    workdir = tempfile.TemporaryDirectory(prefix="rnnops-model-")
+    local, registered = Path(workdir.name) / "model", None
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        if folder:
+            manifest.copy_folder(Path(source), local)
+        else:
+            registered = _registered_version(source)
+            local = manifest.download(source, local)
+    except manifest.Untrusted as exc:
+        raise ModelRefused(f"{source}: refused: {exc.reason}. Fix: {exc.fix}.") from None
     except mlflow.exceptions.MlflowException as exc:
         fix = ("Fix: run `make repro` (the evaluate stage registers the winner), or pass --model "
-               "models/<name>/text_model.keras." if hint else "Fix: check the URI (`mlflow ui` lists the models).")
-        raise RnnopsError(f"no model at {uri} in {mlflow.get_tracking_uri()} ({str(exc).splitlines()[0]}). {fix}") from None
-    return lambda texts: model.predict(list(texts))
+               "models/<name>." if hint else "Fix: check the URI (`mlflow ui` lists the models).")
+        raise RnnopsError(f"no model at {source} in {mlflow.get_tracking_uri()} "
+                          f"({str(exc).splitlines()[0]}). {fix}") from None
+    try:
+        manifest.verify(local, registered)
+    except manifest.Untrusted as exc:
+        raise ModelRefused(f"{source}: refused: {exc.reason}. Fix: {exc.fix}.") from None
+    model = mlflow.pyfunc.load_model(str(local))
+
+    def predict(texts: list[str]) -> pd.DataFrame:
+        return model.predict(list(texts))
+
+    predict.workdir = workdir  # the verified copy stays until the model is dropped
+    return predict
+
+
+def _registered_version(uri: str) -> tuple[str, str] | None:
+    """(name, version) of a models:/<name>/<version> or models:/<name>@<alias> URI, else None."""
+    if not uri.startswith("models:/"):
+        return None
+    import mlflow
+    from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+    found = get_model_name_and_version(mlflow.MlflowClient(), uri)
+    return (found[0], str(found[1])) if len(found) == 2 else None
 
 
 def _keras_file(path: Path):
@@ -66,9 +111,12 @@ def _keras_file(path: Path):
         model = load_keras_model(path)
     except ValueError as exc:  # safe_mode refuses lambdas and other code
         raise ModelRefused(f"{path}: refused: it contains code that safe_mode does not run "
-                           f"({str(exc).splitlines()[0][:200]}).") from None
+                           f"({str(exc).splitlines()[0][:200]}). Fix: use a model rnnops trained "
+                           "(its layers need no code: no Lambda layers).") from None
     except Exception as exc:
-        raise ModelRefused(f"{path}: not a loadable .keras model ({type(exc).__name__}: {exc}).") from None
+        raise ModelRefused(f"{path}: refused: not a loadable .keras model ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''}). Fix: `dvc checkout` "
+                           "to restore the file the train stage wrote.") from None
 
     def predict(texts: list[str]) -> pd.DataFrame:
         import numpy as np
@@ -80,13 +128,21 @@ def _keras_file(path: Path):
 
 
 def _check_hash(path: Path) -> None:
-    """A file beside a run.json must have the sha256 recorded at training time."""
+    """The file must be one the train stage recorded: its sha256 in the run.json beside it."""
     record = path.parent / "run.json"
+    fix = ("Fix: pass a models/<name> folder as the train stage wrote it (`dvc repro train@<name>` "
+           "writes the .keras files with their run.json), or its MLflow model runs:/<run_id>/text_model")
     if not record.is_file():
-        return
-    expected = json.loads(record.read_text()).get("sha256", {}).get(path.name)
+        raise ModelRefused(f"{path}: refused: no run.json beside it records its sha256, so rnnops "
+                           f"cannot tell it is a file the train stage wrote. {fix}.")
+    try:
+        expected = json.loads(record.read_text()).get("sha256", {}).get(path.name)
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        expected = None
+    if not isinstance(expected, str):
+        raise ModelRefused(f"{path}: refused: {record} records no sha256 for {path.name}. {fix}.")
     actual = hashlib.sha256(path.read_bytes()).hexdigest()
-    if expected and expected != actual:
+    if expected != actual:
         raise ModelRefused(f"{path}: refused: its sha256 {actual[:12]}... differs from {record} "
                            f"({expected[:12]}...); the file changed after training. Fix: `dvc checkout`.")
 

@@ -3,6 +3,9 @@
 `mlflow.keras.log_model(..., input_example=...)` in MLflow 3.17 writes the example before it
 creates the model folder and fails (mlflow/mlflow#16183). This module is the keras flavor with
 that folder created first: the saved model is exactly `mlflow.keras.save_model`'s.
+
+Every model logged here gets a manifest in the tracking store (rnnops.tracking.manifest): the
+sha256 of each of its files, which `rnnops predict` checks before it loads a model.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import sys
 
 import mlflow.keras
 from mlflow.models import Model, infer_signature
+
+from rnnops.tracking import manifest
 
 # The pyfunc logged as code (models-from-code: MLflow runs this file to build the model). Named,
 # not imported: importing it here would register its model object in this process.
@@ -38,9 +43,11 @@ def log_keras_model(model, name: str, example):
     before `mlflow.keras.load_model`, which registers them; the text model below does not.
     """
     signature = infer_signature(example, model.predict(example, verbose=0))
-    return Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], flavor_name="mlflow.keras",
+    info = Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], flavor_name="mlflow.keras",
                      model=model, signature=signature, input_example=example,
                      pip_requirements=requirements())
+    manifest.record(info)
+    return info
 
 
 def log_text_model(text_model_path, labels_path, name: str = "text_model", example=None):
@@ -50,7 +57,8 @@ def log_text_model(text_model_path, labels_path, name: str = "text_model", examp
 
 def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, registered_model_name=None):
     """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
-    model, or an ensemble (see serving.TextClassifier); optionally registered."""
+    model, or an ensemble (see serving.TextClassifier); optionally registered, after its
+    manifest is recorded (so no registered version lacks one)."""
     from pathlib import Path
 
     import mlflow
@@ -60,7 +68,11 @@ def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, regis
     package = Path(__file__).parents[1]
     # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
     # requirements can serve it without installing this project.
-    return mlflow.pyfunc.log_model(
+    info = mlflow.pyfunc.log_model(
         name=name, python_model=find_spec(SERVING_MODULE).origin, code_paths=[str(package)],
         artifacts=artifacts, input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
-        pip_requirements=requirements(), registered_model_name=registered_model_name)
+        pip_requirements=requirements())
+    manifest.record(info)
+    if registered_model_name is not None:
+        info.registered_model_version = mlflow.register_model(info.model_uri, registered_model_name).version
+    return info
