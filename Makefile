@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rnnops-installed
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare clean-venv retrain remote
+.PHONY: setup repro test ui dag bench-prepare clean-venv retrain remote serve bench-serve
 
 setup: $(STAMP)
 
@@ -38,6 +38,21 @@ dag: setup
 # Wall time of the prepare stage on IMDB (50k reviews) and on the tweets corpus.
 bench-prepare: setup
 	$(BIN)/python benchmarks/bench_prepare.py
+
+# The registry champion of rnnops-$(DATASET) as a REST API on loopback:
+#   curl -s 127.0.0.1:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": ["a text"]}'
+# The server runs `uvicorn` from PATH, which is why PATH (exported above) starts with the venv.
+DATASET ?= tweets
+PORT ?= 5001
+SERVE_STORE = MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlruns/mlflow.db
+
+serve: setup
+	$(SERVE_STORE) $(BIN)/mlflow models serve -m models:/rnnops-$(DATASET)@champion \
+		--env-manager local --host 127.0.0.1 --port $(PORT)
+
+# One-text latency (p50/p95/max over 200 requests) and texts/s for batches of 1,000, over HTTP.
+bench-serve: setup
+	$(SERVE_STORE) $(BIN)/python benchmarks/bench_serve.py models:/rnnops-$(DATASET)@champion
 
 # The retraining job of .github/workflows/retrain.yml, locally (same script).
 retrain:

@@ -150,3 +150,8 @@ def test_registry_promotion_both_ways(tmp_path, monkeypatch):
     assert str(client.get_model_version_by_alias("rnnops-demo", "champion").version) == better["version"]
     assert str(client.get_model_version_by_alias("rnnops-demo", "challenger").version) == other_split["version"]
     assert "v3 -> @champion" in registry.describe(better) and "0.8000" in registry.describe(better)
+    # a value that only differs below the tag's precision (6 decimals) is a tie, not a win
+    tie = registry.promote("rnnops-demo", new_version(), "accuracy", 0.85 + 4e-7, "split-1")
+    assert tie["alias"] == "challenger" and tie["reason"] == "does not beat the champion"
+    champion = client.get_model_version_by_alias("rnnops-demo", "champion")
+    assert str(champion.version) == better["version"] and champion.tags["test.accuracy"] == "0.850000"

@@ -97,8 +97,9 @@ def registry_state(project):
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-    return sorted((int(v.version), sorted(v.aliases), v.tags.get("test.accuracy"))
-                  for v in client.search_model_versions("name='rnnops-tweets'"))
+    versions = [client.get_model_version("rnnops-tweets", v.version)  # search omits aliases
+                for v in client.search_model_versions("name='rnnops-tweets'")]
+    return sorted((int(v.version), sorted(v.aliases), v.tags.get("test.accuracy")) for v in versions)
 
 
 def evaluate_into(project, out, *extra, env=None):

@@ -146,15 +146,13 @@ def lstm_attention(p: AttentionParams, spec: DatasetSpec):
 
 @register("transformer")
 def transformer(p: TransformerParams, spec: DatasetSpec):
-    import keras
-
-    from rnnops.models.layers import TokenAndPositionEmbedding, TransformerEncoder
+    from rnnops.models.layers import MaskedMeanPooling, TokenAndPositionEmbedding, TransformerEncoder
 
     ids = _inputs()
     x = TokenAndPositionEmbedding(spec.vocab_size, spec.max_len, p.embedding_dim)(ids)
     for _ in range(p.blocks):
         x = TransformerEncoder(p.embedding_dim, p.heads, p.ff_dim, p.dropout)(x)
-    x = keras.layers.GlobalAveragePooling1D()(x)  # masked mean over real tokens
+    x = MaskedMeanPooling()(x)  # mean over real tokens; zeros (not 0/0) for a text without any
     return _head(ids, x, p, spec, "transformer")
 
 

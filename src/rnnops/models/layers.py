@@ -90,6 +90,33 @@ class TransformerEncoder(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedMeanPooling(layers.Layer):
+    """Mean over real (unmasked) steps: [batch, time, features] -> [batch, features].
+
+    Keras' GlobalAveragePooling1D divides by the number of real steps, which is 0 for an empty
+    or whitespace-only text: 0/0 = NaN. Here the divisor is at least 1, so such a row pools to
+    zeros; every other row gets exactly GlobalAveragePooling1D's result (same ops, same order)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.mean(x, axis=1)
+        mask = ops.expand_dims(ops.cast(mask, "bool"), 2)
+        total = ops.sum(ops.where(mask, x, 0), axis=1)
+        count = ops.sum(ops.cast(mask, x.dtype), axis=1)
+        return total / ops.maximum(count, 1)
+
+    def compute_mask(self, x, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class AdditiveAttentionPooling(layers.Layer):
     """Bahdanau-style pooling: score_t = v . tanh(W h_t + b); softmax over real (unmasked) steps;
     output = sum_t a_t h_t. [batch, time, features] -> [batch, features]."""

@@ -236,6 +236,33 @@ def log_to_mlflow(study: optuna.Study, metrics: dict, paths: list[Path]) -> None
 
     log_metrics_tree({k: v for k, v in metrics.items() if k not in ("study", "metric")})
     mlflow.set_tag("optuna.study", study.study_name)
+    # "Which trial won?" answered on the tune run's page: a tag with the best trial's run id and a
+    # description (Markdown) linking to it. That run is a child of this one tagged optuna.trial; for
+    # a study resumed from an earlier tune run, the latest run of that trial in the study.
+    parent = mlflow.active_run().info
+    trial = f"tags.`optuna.trial` = '{metrics['best_trial']}'"
+    scopes = [f"tags.`mlflow.parentRunId` = '{parent.run_id}'"]
+    if "'" not in study.study_name:
+        scopes.append(f"tags.`optuna.study` = '{study.study_name}'")
+    best_run = None
+    for scope in scopes:
+        found = mlflow.MlflowClient().search_runs([parent.experiment_id], f"{scope} and {trial}", max_results=1,
+                                                  order_by=["attributes.start_time DESC"])
+        if found:
+            best_run = found[0]
+            break
+    if best_run is None:
+        print(f"tune: no MLflow run of best trial {metrics['best_trial']} found; the tune run does not link to it")
+    else:
+        link = f"#/experiments/{best_run.info.experiment_id}/runs/{best_run.info.run_id}"
+        counts = ", ".join(f"{n} {state}" for state, n in metrics["trials"].items())
+        mlflow.set_tags({
+            "rnnops.best_trial_run": best_run.info.run_id,
+            "mlflow.note.content": (
+                f"**Best trial: [{best_run.info.run_name}]({link})**, {metrics['metric']} "
+                f"{metrics['best_value']:.4f}.\n\nOptuna study `{study.study_name}`; trials: {counts}. "
+                "Each trial is a child run of this one; `train_tuned` trains the winner's "
+                "hyperparameters (`tuning/best_params.json`) on the full schedule.\n")})
     for path in paths:
         mlflow.log_artifact(str(path), "outputs")
     plots = {"optimization_history": vis.plot_optimization_history,

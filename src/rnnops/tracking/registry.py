@@ -41,7 +41,8 @@ def promote(name: str, version: str, metric: str, value: float, split_sha256: st
 
     client = mlflow.MlflowClient()
     previous = {alias: _version_of(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
-    client.set_model_version_tag(name, version, f"test.{metric}", f"{value:.6f}")
+    stored = f"{value:.6f}"  # the tag's precision; both sides are compared at it
+    client.set_model_version_tag(name, version, f"test.{metric}", stored)
     client.set_model_version_tag(name, version, "test_split.sha256", split_sha256)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
@@ -56,7 +57,7 @@ def promote(name: str, version: str, metric: str, value: float, split_sha256: st
         decision.update(champion_version=str(current.version), champion_value=None if old is None else float(old))
         if current.tags.get("test_split.sha256") != split_sha256:
             alias, reason = CHALLENGER, "the champion was scored on another test split"
-        elif old is None or value > float(old):
+        elif old is None or float(stored) > float(old):
             alias, reason = CHAMPION, "beats the champion on the same test split"
         else:
             alias, reason = CHALLENGER, "does not beat the champion"
