@@ -118,3 +118,30 @@ def model_comparison(test_accuracy: dict[str, float], winner: str, path: Path) -
     low = min(test_accuracy.values())
     ax.set(xlim=(max(0.0, low - 0.05), None), xlabel="test accuracy", title="Models and ensembles (winner in orange)")
     return _save(fig, path)
+
+
+def study_figures(study, folder: Path) -> dict[str, str]:
+    """Optuna's own matplotlib figures of a study (history, importances, parallel coordinates)
+    as PNGs in `folder`; returns the ones it could not draw, with why."""
+    import warnings
+
+    import numpy as np
+    from optuna.visualization import matplotlib as vis
+
+    plt, skipped = _pyplot(), {}
+    figures = {"optimization_history": vis.plot_optimization_history,
+               "param_importances": vis.plot_param_importances,
+               "parallel_coordinate": vis.plot_parallel_coordinate}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        for name, draw in figures.items():
+            try:
+                ax = draw(study)
+            except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
+                skipped[name] = str(exc)
+                plt.close("all")
+                continue
+            figure = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).get_figure()
+            figure.set_size_inches(10, 6)
+            _save(figure, folder / f"{name}.png")
+    return skipped

@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
@@ -222,62 +221,50 @@ def write(best: dict, metrics: dict, table: pd.DataFrame, best_path: Path, metri
 
 
 def log_to_mlflow(study: optuna.Study, metrics: dict, paths: list[Path]) -> None:
-    """Summary metrics, outputs, and Optuna's history / importance / parallel-coordinate plots."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Summary metrics, outputs, the link to the best trial's run, and Optuna's history /
+    importance / parallel-coordinate plots."""
     import mlflow
-    from optuna.visualization import matplotlib as vis
 
+    from rnnops import plots
     from rnnops.tracking.runs import log_metrics_tree
 
     log_metrics_tree({k: v for k, v in metrics.items() if k not in ("study", "metric")})
     mlflow.set_tag("optuna.study", study.study_name)
-    # "Which trial won?" answered on the tune run's page: a tag with the best trial's run id and a
-    # description (Markdown) linking to it. That run is a child of this one tagged optuna.trial; for
-    # a study resumed from an earlier tune run, the latest run of that trial in the study.
+    link_best_trial(study, metrics)
+    for path in paths:
+        mlflow.log_artifact(str(path), "outputs")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, problem in plots.study_figures(study, Path(tmp)).items():
+            print(f"tune: no {name} plot ({problem})")
+        mlflow.log_artifacts(tmp, "plots")
+
+
+def link_best_trial(study: optuna.Study, metrics: dict) -> None:
+    """"Which trial won?" answered on the tune run's page: a tag with the best trial's run id and
+    a description (Markdown) linking to it. That run is a child of this one tagged optuna.trial;
+    for a study resumed from an earlier tune run, the latest run of that trial in the study."""
+    import mlflow
+
     parent = mlflow.active_run().info
     trial = f"tags.`optuna.trial` = '{metrics['best_trial']}'"
     scopes = [f"tags.`mlflow.parentRunId` = '{parent.run_id}'"]
     if "'" not in study.study_name:
         scopes.append(f"tags.`optuna.study` = '{study.study_name}'")
-    best_run = None
     for scope in scopes:
         found = mlflow.MlflowClient().search_runs([parent.experiment_id], f"{scope} and {trial}", max_results=1,
                                                   order_by=["attributes.start_time DESC"])
         if found:
-            best_run = found[0]
             break
-    if best_run is None:
-        print(f"tune: no MLflow run of best trial {metrics['best_trial']} found; the tune run does not link to it")
     else:
-        link = f"#/experiments/{best_run.info.experiment_id}/runs/{best_run.info.run_id}"
-        counts = ", ".join(f"{n} {state}" for state, n in metrics["trials"].items())
-        mlflow.set_tags({
-            "rnnops.best_trial_run": best_run.info.run_id,
-            "mlflow.note.content": (
-                f"**Best trial: [{best_run.info.run_name}]({link})**, {metrics['metric']} "
-                f"{metrics['best_value']:.4f}.\n\nOptuna study `{study.study_name}`; trials: {counts}. "
-                "Each trial is a child run of this one; `train_tuned` trains the winner's "
-                "hyperparameters (`tuning/best_params.json`) on the full schedule.\n")})
-    for path in paths:
-        mlflow.log_artifact(str(path), "outputs")
-    plots = {"optimization_history": vis.plot_optimization_history,
-             "param_importances": vis.plot_param_importances,
-             "parallel_coordinate": vis.plot_parallel_coordinate}
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-        for name, plot in plots.items():
-            try:
-                ax = plot(study)
-            except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
-                print(f"tune: no {name} plot ({exc})")
-                continue
-            figure = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).get_figure()
-            figure.set_size_inches(10, 6)
-            figure.savefig(Path(tmp) / f"{name}.png", dpi=100, bbox_inches="tight")
-            plt.close(figure)
-        mlflow.log_artifacts(tmp, "plots")
+        print(f"tune: no MLflow run of best trial {metrics['best_trial']} found; the tune run does not link to it")
+        return
+    best = found[0]
+    link = f"#/experiments/{best.info.experiment_id}/runs/{best.info.run_id}"
+    counts = ", ".join(f"{n} {state}" for state, n in metrics["trials"].items())
+    mlflow.set_tags({
+        "rnnops.best_trial_run": best.info.run_id,
+        "mlflow.note.content": (
+            f"**Best trial: [{best.info.run_name}]({link})**, {metrics['metric']} "
+            f"{metrics['best_value']:.4f}.\n\nOptuna study `{study.study_name}`; trials: {counts}. "
+            "Each trial is a child run of this one; `train_tuned` trains the winner's "
+            "hyperparameters (`tuning/best_params.json`) on the full schedule.\n")})

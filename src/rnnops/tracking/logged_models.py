@@ -22,7 +22,7 @@ from rnnops.tracking import manifest
 SERVING_MODULE = "rnnops.tracking.serving"
 
 
-def save_model(model, path, **kwargs):
+def save_model(model, path, validate_serving_input=True, **kwargs):
     os.makedirs(path, exist_ok=True)  # the one fix: the folder exists before the example is saved
     return mlflow.keras.save_model(model, path, **kwargs)
 
@@ -45,7 +45,10 @@ def log_keras_model(model, name: str, example):
     signature = infer_signature(example, model.predict(example, verbose=0))
     info = Model.log(artifact_path=None, name=name, flavor=sys.modules[__name__], flavor_name="mlflow.keras",
                      model=model, signature=signature, input_example=example,
-                     pip_requirements=requirements())
+                     pip_requirements=requirements(),
+                     # MLflow's check of the example calls model.predict with a progress bar;
+                     # the signature above was inferred from that very prediction already.
+                     validate_serving_input=False)
     manifest.record(info)
     return info
 
