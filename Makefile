@@ -35,7 +35,7 @@ ui: setup
 dag: setup
 	$(BIN)/dvc dag
 
-# Wall time of the prepare stage on IMDB (50k reviews) and on the tweets corpus.
+# Wall time (min/median/max of 3 runs) and peak memory of the prepare stage on IMDB (50k reviews) and tweets.
 bench-prepare: setup
 	$(BIN)/python benchmarks/bench_prepare.py
 
