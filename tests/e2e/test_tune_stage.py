@@ -116,17 +116,23 @@ def test_sigkill_mid_trial_then_rerun_finishes_the_study(project):
                                   heartbeat_interval=1, grace_period=3)
     proc = subprocess.Popen(tune_cmd(params, "kill"), cwd=project, env=env_for(project),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # kill once the second trial is under way
-        time.sleep(0.5)
-        try:
-            seen = states(trials(storage))
-        except (ValueError, KeyError, sqlalchemy.exc.OperationalError):
-            continue  # the study (or tuning/, which the stage creates for its database) is not there yet
-        if seen.count("COMPLETE") >= 1 and "RUNNING" in seen:
-            break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # kill once the second trial is under way
+            time.sleep(0.5)
+            try:
+                seen = trials(storage)
+            except (ValueError, KeyError, sqlalchemy.exc.OperationalError):
+                continue  # the study (or tuning/, which the stage creates for its database) is not there yet
+            # a trial is training: it has sampled its hyperparameters (RUNNING alone may precede that)
+            if states(seen).count("COMPLETE") >= 1 and any(t.state.name == "RUNNING" and t.params for t in seen):
+                time.sleep(1)  # and its MLflow run has started
+                break
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    killed_runs = {r.info.run_id: r.info.run_name for r in mlflow_runs(project) if r.info.status == "RUNNING"}
+    assert "tune" in killed_runs.values()  # the stage's run (and the trial's, once it had started)
     assert "RUNNING" in states(trials(storage))
     assert not (project / "out/kill/best.json").exists()
 
@@ -137,6 +143,9 @@ def test_sigkill_mid_trial_then_rerun_finishes_the_study(project):
     (killed,) = [t for t in done if t.state.name == "FAIL"]
     retried = [t for t in done if t.system_attrs.get("failed_trial") == killed.number]
     assert len(retried) == 1 and retried[0].params == killed.params
+    # the rerun ended the killed process's MLflow runs (stage and trial) as KILLED
+    assert {r.info.run_id: r.info.status for r in mlflow_runs(project)
+            if r.info.run_id in killed_runs} == dict.fromkeys(killed_runs, "KILLED")
 
 
 def test_two_workers_on_one_journal_storage(project):
