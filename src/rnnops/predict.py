@@ -11,13 +11,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
 from rnnops.errors import RnnopsError
+from rnnops.project import sha256_file
 
 ALIASES = ("champion", "challenger")
 
@@ -141,7 +141,7 @@ def _check_hash(path: Path) -> None:
         expected = None
     if not isinstance(expected, str):
         raise ModelRefused(f"{path}: refused: {record} records no sha256 for {path.name}. {fix}.")
-    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    actual = sha256_file(path)
     if expected != actual:
         raise ModelRefused(f"{path}: refused: its sha256 {actual[:12]}... differs from {record} "
                            f"({expected[:12]}...); the file changed after training. Fix: `dvc checkout`.")

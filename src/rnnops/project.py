@@ -2,6 +2,7 @@
 two rules spelled once (how params nest into MLflow names, which direction a metric improves)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -45,3 +46,12 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def higher_is_better(metric: str) -> bool:
     """Accuracy, F1 and AUC grow with quality; losses shrink ("val_loss", "loss")."""
     return not metric.removeprefix("val_").endswith("loss")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (datasets and models can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

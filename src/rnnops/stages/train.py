@@ -2,7 +2,6 @@
 write its outputs once from memory, and log everything to the active MLflow run."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from rnnops.models.bodies import DatasetSpec
 from rnnops.models.keras_io import save_keras
 from rnnops.models.text_model import text_model
 from rnnops.params.load import Params
-from rnnops.project import flatten
+from rnnops.project import flatten, sha256_file
 from rnnops.training.fit import FitResult, fit_model
 
 
@@ -94,9 +93,5 @@ def log_to_mlflow(result, prepared: PreparedData, metrics: dict, model_dir: Path
         "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
         "tracking_uri": mlflow.get_tracking_uri(), "model_uri": model_info.model_uri,
         "text_model_uri": text_info.model_uri,
-        "sha256": {f: _sha256(model_dir / f) for f in ("model.keras", "text_model.keras", "probabilities.npz")},
+        "sha256": {f: sha256_file(model_dir / f) for f in ("model.keras", "text_model.keras", "probabilities.npz")},
     }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -62,11 +62,10 @@ def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, regis
     """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
     model, or an ensemble (see serving.TextClassifier); optionally registered, after its
     manifest is recorded (so no registered version lacks one)."""
+    from importlib.util import find_spec
     from pathlib import Path
 
     import mlflow
-
-    from importlib.util import find_spec
 
     package = Path(__file__).parents[1]
     # code_paths ships the rnnops package inside the model: a fresh environment with the pinned

@@ -20,6 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
+from rnnops.project import sha256_file
+
 TAG_PREFIX = "rnnops.manifest."
 ARTIFACT_DIR = "rnnops/manifests"
 # MLflow writes this file into every download of a models:/ URI (the registered name and
@@ -63,7 +65,7 @@ def file_digests(folder: Path) -> dict[str, str]:
             if not path.is_file():
                 raise Untrusted(f"{rel} is not a plain file (rnnops logs only plain files)")
             if rel != DOWNLOAD_ONLY:
-                digests[rel] = _sha256(path)
+                digests[rel] = sha256_file(path)
     return digests
 
 
@@ -73,14 +75,6 @@ def canonical(digests: dict[str, str]) -> bytes:
 
 def digest(digests: dict[str, str]) -> str:
     return hashlib.sha256(canonical(digests)).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 # ---- logging time ---------------------------------------------------------------------------

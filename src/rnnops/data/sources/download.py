@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from rnnops.errors import DataError
+from rnnops.project import sha256_file
 
 
 def fetch(url: str, cache_dir: str | Path, filename: str, sha256: str | None,
@@ -22,7 +23,7 @@ def fetch(url: str, cache_dir: str | Path, filename: str, sha256: str | None,
     cache = Path(cache_dir).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / filename
-    if target.is_file() and (sha256 is None or _sha256(target) == sha256):
+    if target.is_file() and (sha256 is None or sha256_file(target) == sha256):
         return target
     fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=cache)
     try:
@@ -46,12 +47,6 @@ def fetch(url: str, cache_dir: str | Path, filename: str, sha256: str | None,
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _sha256(path: Path) -> str:
-    from rnnops.data.sources.files import sha256_file
-
-    return sha256_file(path)
 
 
 def _progress(total: int, name: str):

@@ -1,8 +1,7 @@
-"""Reading dataset files: gzip, strict decoding with positions, hashing, tabular parsing."""
+"""Reading dataset files: gzip, strict decoding with positions, tabular parsing."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import zlib
 from pathlib import Path
@@ -10,21 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from rnnops.errors import DataError
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+from rnnops.project import project_root
 
 
 def existing(path: str | Path, what: str, builtin: bool = True) -> Path:
     """`path` resolved, or a DataError naming the key to fix. A relative path is relative to the
     project root, also when `dvc exp run --temp` runs the stage in a temporary copy. `builtin`:
     the source has a built-in corpus or a download for `data.path: null` (csv has neither)."""
-    from rnnops.tracking.runs import project_root
 
     resolved = Path(path).expanduser()
     if not resolved.is_absolute():

