@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rnnops-installed
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare clean-venv retrain remote serve bench-serve
+.PHONY: setup repro test ui dag bench-prepare clean-venv retrain compare remote serve bench-serve
 
 setup: $(STAMP)
 
@@ -41,22 +41,33 @@ bench-prepare: setup
 
 # The registry champion of rnnops-$(DATASET) as a REST API on loopback:
 #   curl -s 127.0.0.1:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": ["a text"]}'
+# The store is MLFLOW_TRACKING_URI (a team server), else mlruns/mlflow.db. When it has no champion
+# (a clone filled by `dvc pull`), the evaluate stage's evaluation/model, after `rnnops predict
+# --serve-uri` checked its files against evaluation/winner.json; it prints which.
 # The server runs `uvicorn` from PATH, which is why PATH (exported above) starts with the venv.
 DATASET ?= tweets
 PORT ?= 5001
-SERVE_STORE = MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlruns/mlflow.db
+SERVE_STORE = MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlruns/mlflow.db}"
+SERVE_MODEL = $(SERVE_STORE) $(BIN)/rnnops predict --serve-uri --dataset $(DATASET)
 
 serve: setup
-	$(SERVE_STORE) $(BIN)/mlflow models serve -m models:/rnnops-$(DATASET)@champion \
-		--env-manager local --host 127.0.0.1 --port $(PORT)
+	@model=$$($(SERVE_MODEL)) || exit $$?; echo "serving $$model on 127.0.0.1:$(PORT)"; \
+	$(SERVE_STORE) $(BIN)/mlflow models serve -m "$$model" --env-manager local --host 127.0.0.1 --port $(PORT)
 
 # One-text latency (p50/p95/max over 200 requests) and texts/s for batches of 1,000, over HTTP.
 bench-serve: setup
-	$(SERVE_STORE) $(BIN)/python benchmarks/bench_serve.py models:/rnnops-$(DATASET)@champion
+	@model=$$($(SERVE_MODEL)) || exit $$?; echo "benchmarking $$model"; \
+	$(SERVE_STORE) $(BIN)/python benchmarks/bench_serve.py "$$model"
 
-# The retraining job of .github/workflows/retrain.yml, locally (same script).
+# The retraining job of .github/workflows/retrain.yml, locally (same script; outcomes in retrain/):
+#   make retrain [PRESET=imdb] [SET="data.path=../shared/data/imdb_reviews.csv.gz ..."]
 retrain:
-	scripts/retrain.sh
+	PRESET="$(PRESET)" SET="$(SET)" scripts/retrain.sh
+
+# The experiments (`dvc exp show`) as one short table: winner's scores, each model's test
+# accuracy, the params that differ. Options pass through: make compare ARGS=-A
+compare: setup
+	@$(BIN)/python scripts/compare.py $(ARGS)
 
 # A DVC remote for data, models and the run cache: a folder, s3://..., gs://..., ssh://...
 remote: setup

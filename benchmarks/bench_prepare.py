@@ -46,7 +46,7 @@ def time_prepare(data: dict, runs: int) -> tuple[list[float], list[int]]:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
         for _ in range(runs):
             wall, peak = run_once([sys.executable, str(ROOT / "pipeline" / "prepare.py"), "--params",
-                                   f"{tmp}/params.yaml", "--out", f"{tmp}/prepared", "--metrics",
+                                   f"{tmp}/params.yaml", "--out", f"{tmp}/prepared", "--stats",
                                    f"{tmp}/data.json", "--plots", f"{tmp}/plots"], env)
             times.append(wall)
             peaks.append(peak)

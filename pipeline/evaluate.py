@@ -18,8 +18,11 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=Path("models"))
     parser.add_argument("--members", help="comma-separated names (default: models in params + tuned)")
     parser.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
+    parser.add_argument("--ensembles", type=Path, default=Path("metrics/ensembles"),
+                        help="output folder: soft_vote.json, greedy.json (their val and test scores)")
     parser.add_argument("--evaluation", type=Path, default=Path("evaluation"),
-                        help="output folder: details.json, registry.json")
+                        help="output folder: winner.json, details.json, registry.json, model/ (the "
+                             "winner as an MLflow model folder, for `make serve` without the registry)")
     parser.add_argument("--confusion", type=Path, default=Path("plots/evaluate/confusion.csv"))
     parser.add_argument("--roc", type=Path, default=Path("plots/evaluate/roc.csv"))
     args = parser.parse_args()
@@ -38,17 +41,25 @@ def main() -> None:
     y_test = prepared.arrays["test"][1]
     with runs.stage_run("evaluate", prepared.dataset, run_params, data=prepared.as_input("evaluation")):
         result = evaluate.evaluate(params, prepared, names, args.models)
-        metrics = evaluate.summary(result.scores, result.winner.name, params.evaluate.metric, result.end_to_end)
+        metrics = evaluate.summary(result.scores, result.winner.name, params.evaluate.promote_metric,
+                                   result.split_sha256)
+        winner = evaluate.winner_record(result, args.models, prepared.label_names, params.evaluate.metric)
         decision = {}
         try:
-            outputs = (args.metrics, args.evaluation, args.confusion, args.roc)
-            with atomic.staged_outputs(*outputs) as (metrics_path, folder, confusion, roc):
+            outputs = (args.metrics, args.ensembles, args.evaluation, args.confusion, args.roc)
+            with atomic.staged_outputs(*outputs) as (metrics_path, ensembles, folder, confusion, roc):
                 folder.mkdir()
+                ensembles.mkdir()
                 metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+                for name, scores in evaluate.ensemble_scores(result.scores).items():
+                    (ensembles / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
+                winner["model"] = evaluate.save_model(result, prepared.directory / "labels.json",
+                                                      folder / "model", args.evaluation / "model")
+                (folder / "winner.json").write_text(json.dumps(winner, indent=2) + "\n")
                 (folder / "details.json").write_text(json.dumps(result.scores, indent=2) + "\n")
                 evaluate.plot_tables(y_test, result.test_proba, prepared.label_names, confusion, roc)
-                evaluate.log_to_mlflow(result, metrics, prepared.label_names, y_test, roc,
-                                       [metrics_path, folder / "details.json", confusion, roc])
+                evaluate.log_to_mlflow(result, prepared.label_names, y_test, roc,
+                                       [metrics_path, folder / "winner.json", folder / "details.json", confusion, roc])
                 if params.evaluate.registry:
                     decision = evaluate.register(params, prepared, result)
                     faults.point("evaluate.after_register")
@@ -58,9 +69,8 @@ def main() -> None:
             if decision:
                 registry.rollback(decision)
             raise
-    winner = metrics["winner_test"]
     print(f"evaluate: winner {result.winner.name} {result.winner.weights}: test accuracy "
-          f"{winner['accuracy']:.4f}, macro-F1 {winner['macro_f1']:.4f}")
+          f"{metrics['test']['accuracy']:.4f}, macro-F1 {metrics['test']['macro_f1']:.4f}")
     if decision:
         print(registry.describe(decision))
 

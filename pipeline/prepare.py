@@ -9,7 +9,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("data/prepared"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/data.json"))
+    parser.add_argument("--stats", type=Path, default=Path("data/stats.json"),
+                        help="output: split sizes, class balance, OOV rate, lengths, dropped counts")
     parser.add_argument("--plots", type=Path, default=Path("plots/data"))
     args = parser.parse_args()
 
@@ -25,10 +26,10 @@ def main() -> None:
     with runs.stage_run("prepare", dataset_name(params.data), run_params):
         prep = prepare.prepare(params)
         # Nothing reaches the final paths unless every output (and the MLflow logging) succeeded.
-        with atomic.staged_outputs(args.out, args.metrics, args.plots) as (out, metrics, plots):
-            prepare.write(prep, out, metrics, plots)
-            prepare.log_to_mlflow(prep, out, metrics, plots)
-    print(f"prepare: {prep.data.dataset}: {prep.metrics['size']}, {prep.data.spec['num_classes']} classes, "
+        with atomic.staged_outputs(args.out, args.stats, args.plots) as (out, stats, plots):
+            prepare.write(prep, out, stats, plots)
+            prepare.log_to_mlflow(prep, out, stats, plots)
+    print(f"prepare: {prep.data.dataset}: {prep.stats['size']}, {prep.data.spec['num_classes']} classes, "
           f"vocabulary {prep.data.spec['vocab_size']} -> {args.out}")
 
 

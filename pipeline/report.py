@@ -10,10 +10,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("reports"))
-    inputs = {"data-metrics": "metrics/data.json", "prepared": "data/prepared",
+    parser.add_argument("--curves", type=Path, default=Path("plots/curves.csv"),
+                        help="output: every model's validation curves, one row per model and epoch")
+    inputs = {"data-stats": "data/stats.json", "prepared": "data/prepared",
               "train-metrics": "metrics/train", "models": "models", "histories": "plots/train",
               "evaluate-metrics": "metrics/evaluate.json", "evaluation": "evaluation",
-              "roc": "plots/evaluate/roc.csv", "tune-metrics": "metrics/tune.json",
+              "roc": "plots/evaluate/roc.csv", "tune-summary": "tuning/study.json",
               "best": "tuning/best_params.json"}
     for flag, default in inputs.items():
         parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"input (default {default})")
@@ -29,7 +31,8 @@ def main() -> None:
                                    for flag in inputs})
     collected = report.collect(paths, [*params.models, "tuned"])
     with runs.stage_run("report", collected["spec"]["dataset"]):
-        with atomic.staged_outputs(args.out) as (out,):
+        with atomic.staged_outputs(args.out, args.curves) as (out, curves):
+            report.curves(collected).to_csv(curves, index=False, float_format="%.6g")
             figures = report.figures(collected, out / "figures")
             text = report.markdown(collected, figures, out)
             (out / "report.md").write_text(text + "\n", encoding="utf-8")

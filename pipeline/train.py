@@ -41,14 +41,14 @@ def main() -> None:
                         data=prepared.as_input("training")):
         result = train.train(params, args.name, prepared)
         faults.point("train.before_outputs")
-        summary = train.summary(args.name, params.model(args.name)[0], result)
+        scores, facts = train.scores(result), train.facts(args.name, params.model(args.name)[0], result)
         with atomic.staged_outputs(*outputs) as (model_dir, metrics_path, history_path):
-            train.write(result, prepared, summary, model_dir, metrics_path, history_path)
+            train.write(result, prepared, scores, model_dir, metrics_path, history_path)
             faults.point("train.writing")
-            run_info = train.log_to_mlflow(result, prepared, summary, model_dir, metrics_path, history_path)
+            run_info = train.log_to_mlflow(result, prepared, scores, facts, model_dir, metrics_path, history_path)
             (model_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
-    print(f"train@{args.name}: val accuracy {summary['val']['accuracy']:.4f}, test accuracy "
-          f"{summary['test']['accuracy']:.4f}, {summary['samples_per_second']:.0f} samples/s")
+    print(f"train@{args.name}: val accuracy {scores['val']['accuracy']:.4f}, test accuracy "
+          f"{scores['test']['accuracy']:.4f}, {facts['samples_per_second']:.0f} samples/s")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--prepared", type=Path, default=Path("data/prepared"))
     parser.add_argument("--best", type=Path, default=Path("tuning/best_params.json"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/tune.json"))
+    parser.add_argument("--summary", type=Path, default=Path("tuning/study.json"),
+                        help="output: study, best value and trial, trial counts, epochs, seconds")
     parser.add_argument("--history", type=Path, default=Path("plots/tune/history.csv"))
     parser.add_argument("--workers", type=int, default=1, help="processes on this machine")
     parser.add_argument("--worker", action="store_true", help="only run trials (no outputs)")
@@ -44,7 +45,7 @@ def main() -> None:
         start = time.perf_counter()
         tune.run_trials(params, prepared, study, run, args.workers, worker_cmd)
         best, summary, table = tune.results(params, study, time.perf_counter() - start)
-        with atomic.staged_outputs(args.best, args.metrics, args.history) as staged:
+        with atomic.staged_outputs(args.best, args.summary, args.history) as staged:
             tune.write(best, summary, table, *staged)
             tune.log_to_mlflow(study, summary, staged)
     print(f"tune: study {summary['study']}: best {summary['metric']} {summary['best_value']:.4f} "

@@ -61,7 +61,7 @@ def project(tmp_path: Path) -> Path:
 def make_project(dest: Path) -> Path:
     dest.mkdir(parents=True)
     for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
-                 "Makefile", "scripts"):
+                 "Makefile", "scripts", "presets"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -71,6 +71,7 @@ def make_project(dest: Path) -> Path:
     for name in ("config", ".gitignore"):
         if (REPO / ".dvc" / name).exists():
             shutil.copy2(REPO / ".dvc" / name, dest / ".dvc" / name)
+    shutil.copytree(REPO / ".dvc" / "plots", dest / ".dvc" / "plots")  # the plot templates
     (dest / "mlruns").mkdir()
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=dest, env=env_for(dest), check=True, capture_output=True)

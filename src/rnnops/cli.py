@@ -4,15 +4,18 @@
     rnnops predict --file reviews.txt --json                     # one text per line
     cat reviews.txt | rnnops predict --model models/lstm          # a trained model folder
     rnnops predict --model models:/rnnops-tweets@challenger "..."
+    rnnops predict --model winner "..."   # the evaluate stage's winner from the pulled files
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
+    rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from rnnops.errors import run_main
+from rnnops.errors import RnnopsError, run_main
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -23,18 +26,98 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     predict.add_argument("texts", nargs="*", help="texts to classify (or --file, or lines on stdin)")
     predict.add_argument("--file", help="a UTF-8 file with one text per line; '-' reads stdin")
     predict.add_argument("--model", default="champion", help=(
-        "registry alias (champion, challenger) of rnnops-<dataset>, an MLflow model URI "
+        "registry alias (champion, challenger) of rnnops-<dataset>, winner (the evaluate stage's, "
+        "from evaluation/winner.json and the files it names: what an alias falls back to when the "
+        "tracking store lacks it, as in a clone filled by `dvc pull`), an MLflow model URI "
         "(models:/..., runs:/...), an MLflow model folder, a model folder models/<name> or its "
         "text_model.keras (default: champion)"))
     predict.add_argument("--dataset", help="registry model rnnops-<dataset> (default: data.source in params.yaml)")
     predict.add_argument("--params", default="params.yaml", help="where --dataset defaults come from")
     predict.add_argument("--json", action="store_true", help="JSON output: text, label, probabilities")
+    predict.add_argument("--serve-uri", action="store_true", help=(
+        "print what `mlflow models serve -m` should serve for --model and exit (`make serve`): the "
+        "registry alias, or, when the store lacks it, evaluation/model after checking its files"))
     runs = commands.add_parser("runs", help="the project's MLflow runs")
     runs.add_argument("action", choices=("reap", "urls"), help=(
         "reap: end as KILLED every RUNNING run of this host whose process is gone; "
         "urls: print the runs-table URL of each rnnops-* experiment"))
     runs.add_argument("--ui", default="http://127.0.0.1:5000", help="the MLflow UI's address (urls)")
+    retrain = commands.add_parser("retrain", help="steps of scripts/retrain.sh: did the champion change?")
+    retrain.add_argument("action", choices=("preset", "snapshot", "decide", "body"), help=(
+        "preset: the `dvc exp run -S` overrides of presets/<--preset>.yaml (and --set), one per line; "
+        "snapshot: the registry's champions before the pipeline (with a tracking server); "
+        "decide: new champion or not, against the server's registry or BASE's metrics/evaluate.json; "
+        "body: the pull request's text"))
+    retrain.add_argument("--out", type=Path, default=Path("retrain"), help="the job's folder of outcomes")
+    retrain.add_argument("--preset", help="a presets/<name>.yaml name (preset)")
+    retrain.add_argument("--set", action="append", default=[], help="an extra key=value override (preset)")
+    retrain.add_argument("--params", default="params.yaml")
+    retrain.add_argument("--base-name", default="main", help="the branch the results are compared with")
+    retrain.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
+    retrain.add_argument("--evaluation", type=Path, default=Path("evaluation"))
+    retrain.add_argument("--models", type=Path, default=Path("models"))
+    retrain.add_argument("--report", type=Path, default=Path("reports/report.md"))
     return parser.parse_args(argv)
+
+
+def retrain_command(args: argparse.Namespace) -> None:
+    """Files in --out: before.json (snapshot), base_evaluate.json (BASE's metrics, written by the
+    script; empty when BASE has none), decision.json/.md, metrics_diff.md, pr_body.md."""
+    import json
+    import os
+
+    from rnnops import retrain
+
+    server = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if args.action == "preset":
+        for line in retrain.preset_overrides(Path("presets") / f"{args.preset}.yaml", Path(args.params), args.set):
+            print(line)
+        return
+    if args.action == "snapshot":
+        args.out.mkdir(parents=True, exist_ok=True)
+        state = retrain.snapshot(_client(server)) if server else {}
+        (args.out / "before.json").write_text(json.dumps(state, indent=2) + "\n")
+        return
+    if args.action == "decide":
+        registry_json = _json(args.evaluation / "registry.json")
+        if server and registry_json:
+            before = _json(args.out / "before.json")
+            decision = retrain.from_registry(_client(server), before, registry_json, server)
+        else:
+            new = _json(args.metrics)
+            if not new:
+                raise RnnopsError(f"{args.metrics}: missing or empty. Fix: run the pipeline (`dvc repro`) first.")
+            decision = retrain.from_committed_metrics(_json(args.out / "base_evaluate.json"), new, args.base_name)
+        retrain.write(decision, args.out)
+        print(decision.line())
+        return
+    decision = retrain.Decision(**_json(args.out / "decision.json"))
+    runs = {d.name: _json(d / "run.json") for d in sorted(args.models.glob("*")) if d.is_dir()}
+    links = retrain.run_links(server, _json(args.evaluation / "registry.json"), runs) \
+        if server.startswith(("http://", "https://")) else []
+    diff = args.out / "metrics_diff.md"
+    body = retrain.pr_body(decision, diff.read_text() if diff.exists() else "",
+                           args.report.read_text() if args.report.exists() else "", links)
+    (args.out / "pr_body.md").write_text(body)
+
+
+def _json(path: Path) -> dict:
+    import json
+
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return {}
+    return json.loads(text) if text else {}
+
+
+def _client(uri: str):
+    import mlflow
+
+    from rnnops.tracking.runs import check_reachable
+
+    check_reachable(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def runs_command(args: argparse.Namespace) -> None:
@@ -70,11 +153,16 @@ def main(argv: list[str] | None = None) -> None:
         args = parse(argv)
         if args.command == "runs":
             return runs_command(args)
+        if args.command == "retrain":
+            return retrain_command(args)
         from rnnops import predict
 
+        needs_dataset = args.model in (*predict.ALIASES, predict.WINNER) or args.model.startswith("@")
+        dataset = dataset_default(args) if needs_dataset else ""
+        if args.serve_uri:
+            return print(predict.serve_uri(args.model, dataset))
         texts = predict.read_texts(args.texts, args.file, sys.stdin)
-        needs_dataset = args.model in predict.ALIASES or args.model.startswith("@")
-        model = predict.load(args.model, dataset_default(args) if needs_dataset else "")
+        model = predict.load(args.model, dataset)
         print(predict.render(texts, model(texts), args.json))
 
     run_main(run)

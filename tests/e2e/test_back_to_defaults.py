@@ -15,7 +15,7 @@ TARGET = "train@multihot_dense"
 
 
 def outputs(project) -> dict[str, bytes]:
-    files = sorted((project / "metrics").rglob("*.json")) + [project / "dvc.lock"]
+    files = sorted((project / "metrics").rglob("*.json")) + [project / "data" / "stats.json", project / "dvc.lock"]
     files += sorted((project / "models" / "multihot_dense").rglob("*"))
     return {str(f.relative_to(project)): f.read_bytes() for f in files if f.is_file()}
 
@@ -29,12 +29,12 @@ def test_git_checkout_params_and_repro_restores_the_defaults_from_the_run_cache(
     project = small_project(tmp_path / "project")
     check(run(["dvc", "repro", TARGET], project))
     first = outputs(project)
-    assert "metrics/data.json" in first and "metrics/train/multihot_dense.json" in first
+    assert "data/stats.json" in first and "metrics/train/multihot_dense.json" in first
     run(["git", "add", "-A"], project)
     check(run(["git", "commit", "-qm", "defaults reproduced"], project))
 
     check(run(["dvc", "exp", "run", TARGET, "-S", "data.subsample=1200"], project))
-    assert outputs(project)["metrics/data.json"] != first["metrics/data.json"]
+    assert outputs(project)["data/stats.json"] != first["data/stats.json"]
 
     check(run(["git", "checkout", "params.yaml"], project))
     restored = check(run(["dvc", "repro", TARGET], project))

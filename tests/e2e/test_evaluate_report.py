@@ -7,24 +7,17 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, env_for, free_port, make_project, mlflow_runs, run, wait_for_http, write_params
+from tests.conftest import BIN, env_for, free_port, make_project, mlflow_runs, run, wait_for_http
 
 pytestmark = pytest.mark.slow
 EDGE_TEXTS = ["love this airline", "", "   ", "late " * 20_000, "🙂🙂 ✈️", "日本語のテキスト", "Привет"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("evaluate") / "project")
-    write_params(project / "params.yaml", data={"subsample": 1500, "vocab_size": 2000},
-                 train={"epochs": 2}, models={"lstm": {"embedding_dim": 8, "units": 8},
-                                              "multihot_dense": {"hidden_units": [8]}},
-                 tune={"n_trials": 2, "epochs_per_trial": 1,
-                       "space": {"model.units": {"type": "int", "low": 4, "high": 8, "step": 4}}})
-    run(["git", "commit", "-qam", "small profile"], project)
-    result = run(["dvc", "repro"], project, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
+def project(finished_project):
+    """The session's finished small project (tests/e2e/conftest.py): these tests add registry
+    versions only as challengers, so the champion other modules read stays the same."""
+    return finished_project
 
 
 def predict(project, *args):
@@ -35,9 +28,12 @@ def predict(project, *args):
 
 def test_evaluation_report_and_registry(project):
     metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
-    assert set(metrics["models"]) == {"lstm", "multihot_dense", "tuned", "soft_vote", "greedy"}
-    assert metrics["winner"] in metrics["models"] and metrics["end_to_end"]["predictions_identical"]
+    winner = json.loads((project / "evaluation" / "winner.json").read_text())
     details = json.loads((project / "evaluation" / "details.json").read_text())
+    assert set(details) == {"lstm", "multihot_dense", "tuned", "soft_vote", "greedy"}
+    assert winner["winner"] in details and winner["end_to_end"]["predictions_identical"]
+    assert metrics["test"]["accuracy"] == round(details[winner["winner"]]["test"]["accuracy"], 5)
+    assert metrics["promote_metric"] == "test.accuracy" and len(metrics["test_split_sha256"]) == 64
     assert sum(details["greedy"]["weights"].values()) == pytest.approx(1)
     assert set(details["lstm"]["test"]["per_class"]) == {"negative", "neutral", "positive"}
     confusion = (project / "plots" / "evaluate" / "confusion.csv").read_text().splitlines()
@@ -54,8 +50,57 @@ def test_evaluation_report_and_registry(project):
     runs = {r.info.run_name: r for r in mlflow_runs(project)}
     assert runs["evaluate"].info.status == "FINISHED" and runs["report"].info.status == "FINISHED"
     assert runs["evaluate"].data.tags["registry.alias"] == "champion"
-    assert run(["dvc", "metrics", "diff"], project).returncode == 0
     assert "didn't change" in run(["dvc", "repro"], project).stdout
+
+
+def test_dvc_metrics_show_is_one_short_table_of_scores(project):
+    """A row per model and ensemble, the same score columns for all: no names, counts or timings."""
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    files = shown[""]["data"]
+    assert set(files) == {"metrics/evaluate.json", "metrics/ensembles/greedy.json", "metrics/ensembles/soft_vote.json",
+                          "metrics/train/lstm.json", "metrics/train/multihot_dense.json", "metrics/train/tuned.json"}
+    columns = set()
+    for name, content in files.items():
+        assert "error" not in content, (name, content)
+        columns |= {f"{split}.{k}" for split in ("val", "test") for k in content["data"][split]}
+    assert columns == {"val.accuracy", "val.macro_f1", "val.loss",
+                       "test.accuracy", "test.macro_f1", "test.loss", "test.roc_auc"}
+    table = run(["dvc", "metrics", "show"], project).stdout.splitlines()
+    assert len(table) == 7 and table[0].split() == [
+        "Path", "promote_metric", "test.accuracy", "test.loss", "test.macro_f1", "test.roc_auc",
+        "test_split_sha256", "val.accuracy", "val.loss", "val.macro_f1"]
+
+
+def test_every_defined_plot_renders_with_data(project, tmp_path):
+    shown = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    models = ("lstm", "multihot_dense", "tuned")
+    expected = {"plots/data/lengths.csv", "plots/data/classes.csv", *(f"plots/train/{m}.csv" for m in models),
+                "plots/tune/history.csv", "plots/evaluate/confusion.csv", "plots/evaluate/roc.csv",
+                "plots/curves.csv", "val_accuracy_per_model"}
+    assert set(shown["data"]) == expected
+    for name, renders in shown["data"].items():
+        assert len(renders) == 1 and renders[0]["content"]["data"]["values"], name
+    # The per-model curves: one line per model (colour = model), every epoch of every model.
+    epochs = sum(len((project / "plots" / "train" / f"{m}.csv").read_text().splitlines()) - 1 for m in models)
+    for name in ("plots/curves.csv", "val_accuracy_per_model"):
+        content = shown["data"][name][0]["content"]
+        assert {v["model"] for v in content["data"]["values"]} == set(models) and len(content["data"]["values"]) == epochs
+        assert content["encoding"]["color"]["field"] == "model"
+    html = run(["dvc", "plots", "show", "-o", str(tmp_path / "html")], project)
+    assert html.returncode == 0 and (tmp_path / "html" / "index.html").read_text().count("vegaEmbed") == len(expected)
+
+
+def test_make_compare_is_a_short_table(project):
+    """`make compare` on `dvc exp show`: the winner's scores and each model's test accuracy."""
+    result = run([str(BIN / "python"), "scripts/compare.py"], project)
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["Experiment", "Created", "lstm", "acc", "multihot_dense", "acc", "tuned", "acc",
+                              "val.acc", "val.f1", "val.loss", "test.acc", "test.f1", "test.loss", "test.auc"]
+    metrics = json.loads((project / "metrics" / "evaluate.json").read_text())
+    assert rows[0].split()[0] == "workspace" and rows[0].split()[-4] == str(metrics["test"]["accuracy"])
+    assert max(len(line) for line in result.stdout.splitlines()) < 160
 
 
 def test_served_model_and_cli_agree_on_every_kind_of_text(project):
@@ -104,7 +149,7 @@ def registry_state(project):
 
 def evaluate_into(project, out, *extra, env=None):
     """`pipeline/evaluate.py` writing into `out` (the project's outputs stay untouched)."""
-    paths = ["--metrics", out / "evaluate.json", "--evaluation", out / "evaluation",
+    paths = ["--metrics", out / "evaluate.json", "--ensembles", out / "ensembles", "--evaluation", out / "evaluation",
              "--confusion", out / "confusion.csv", "--roc", out / "roc.csv"]
     return run(["python", "pipeline/evaluate.py", *map(str, paths), *extra], project, env=env)
 

@@ -28,12 +28,14 @@ def test_dvc_repro_prepare_end_to_end(project):
         sizes[split] = len(x)
     vocab = (out / "vocab.txt").read_text().split("\n")[:-1]
     assert len(vocab) == spec["vocab_size"] - 2 and "" not in vocab
-    metrics = json.loads((project / "metrics" / "data.json").read_text())
-    assert metrics["size"] == sizes and sum(sizes.values()) <= 3000
-    assert set(metrics["length_tokens"]) == {"p50", "p90", "p95", "p99", "mean", "max"}
+    stats = json.loads((project / "data" / "stats.json").read_text())
+    assert stats["size"] == sizes and sum(sizes.values()) <= 3000
+    assert set(stats["length_tokens"]) == {"p50", "p90", "p95", "p99", "mean", "max"}
     assert (project / "plots" / "data" / "lengths.csv").read_text().startswith("tokens,documents")
     lock = (project / "dvc.lock").read_text()
-    assert "data/prepared" in lock and "metrics/data.json" in lock
+    assert "data/prepared" in lock and "data/stats.json" in lock
+    # Facts about the data are no DVC metric: `dvc metrics show` stays a table of model scores.
+    assert "metrics:" not in lock.split("prepare:")[1].split("\n  ")[0]
 
     runs = mlflow_runs(project)
     assert len(runs) == 1
@@ -45,7 +47,7 @@ def test_dvc_repro_prepare_end_to_end(project):
     assert mlrun.data.params["data.subsample"] == "3000"
     assert mlrun.data.metrics["size.train"] == sizes["train"]
     artifacts = {p.name for p in (project / "mlruns" / "artifacts").rglob("*") if p.is_file()}
-    assert {"vocab.txt", "spec.json", "lengths.png", "class_balance.png", "data.json"} <= artifacts
+    assert {"vocab.txt", "spec.json", "lengths.png", "class_balance.png", "stats.json"} <= artifacts
 
     again = run(["dvc", "repro", "prepare"], project)
     assert again.returncode == 0 and "didn't change" in again.stdout, again.stdout

@@ -31,9 +31,12 @@ def test_dvc_repro_trains_each_model_and_tracks_it(project):
         metrics = json.loads((project / "metrics" / "train" / f"{name}.json").read_text())
         proba = np.load(model_dir / "probabilities.npz")
         y_test = np.load(project / "data" / "prepared" / "test.npz")["y"]
-        assert metrics["epochs_run"] == 2  # patience 2: no early stop within 2 epochs
+        facts = json.loads((model_dir / "run.json").read_text())["training"]
+        assert facts["epochs_run"] == 2  # patience 2: no early stop within 2 epochs
         assert metrics["test"]["accuracy"] == round(float((proba["test"].argmax(1) == y_test).mean()), 5)
-        assert {"best_epoch", "params_count", "train_seconds", "samples_per_second", "val"} <= set(metrics)
+        # The DVC metric holds scores only; names, epochs, size and timings are run facts.
+        assert set(metrics) == {"val", "test"} and set(metrics["test"]) == {"accuracy", "macro_f1", "loss"}
+        assert {"model", "architecture", "best_epoch", "params_count", "train_seconds", "samples_per_second"} <= set(facts)
         history = (project / "plots" / "train" / f"{name}.csv").read_text().splitlines()
         assert history[0] == "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"
         assert [line.split(",")[0] for line in history[1:]] == ["1", "2"]
@@ -45,7 +48,8 @@ def test_dvc_repro_trains_each_model_and_tracks_it(project):
         assert mlrun.data.params["train.epochs"] == "2" and mlrun.data.tags["dvc.stage"] == f"train@{name}"
         assert mlrun.data.metrics["test.accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-5)
         client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
-        assert len(client.get_metric_history(mlrun.info.run_id, "val_loss")) == metrics["epochs_run"]
+        assert len(client.get_metric_history(mlrun.info.run_id, "val_loss")) == facts["epochs_run"]
+        assert mlrun.data.metrics["samples_per_second"] == facts["samples_per_second"]
         mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns' / 'mlflow.db'}")
         served = mlflow.pyfunc.load_model(info["text_model_uri"])
         answer = served.predict(["what a great day", ""])  # what {"inputs": [...]} becomes

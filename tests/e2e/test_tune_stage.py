@@ -47,7 +47,7 @@ def tune_params(project, name, **tune):
 
 def tune_cmd(params, name, *extra):
     return [sys.executable, "pipeline/tune.py", "--params", str(params), "--best", f"out/{name}/best.json",
-            "--metrics", f"out/{name}/tune.json", "--history", f"out/{name}/history.csv", *extra]
+            "--summary", f"out/{name}/tune.json", "--history", f"out/{name}/history.csv", *extra]
 
 
 def trials(storage):
@@ -176,8 +176,8 @@ def test_dvc_repro_tunes_and_trains_the_winner(project):
     result = run(["dvc", "repro", "train_tuned"], project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     best = json.loads((project / "tuning" / "best_params.json").read_text())
-    metrics = json.loads((project / "metrics" / "train" / "tuned.json").read_text())
-    assert metrics["architecture"] == "rnn" and (project / "models/tuned/model.keras").exists()
+    assert json.loads((project / "models/tuned/run.json").read_text())["training"]["architecture"] == "rnn"
+    assert (project / "tuning/study.json").exists() and (project / "models/tuned/model.keras").exists()
     assert (project / "plots/train/tuned.csv").exists() and (project / "plots/tune/history.csv").exists()
     info = json.loads((project / "models/tuned/run.json").read_text())
     (tuned_run,) = [r for r in mlflow_runs(project) if r.info.run_id == info["run_id"]]

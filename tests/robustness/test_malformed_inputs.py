@@ -1,5 +1,5 @@
 """Malformed dataset files through the real prepare process: a clear error naming the file, or a
-documented, counted handling in metrics/data.json; never a traceback as the only message."""
+documented, counted handling in data/stats.json; never a traceback as the only message."""
 import gzip
 import json
 
@@ -58,7 +58,7 @@ def test_documented_handling_is_counted(project):
     content = b"\xef\xbb\xbf" + ("text,label,extra\r\n" + "\r\n".join(rows) + "\r\n").encode()
     result = prepare(project, "handled.csv", content)
     assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads((project / "metrics" / "data.json").read_text())
+    metrics = json.loads((project / "data" / "stats.json").read_text())
     spec = json.loads((project / "data" / "prepared" / "spec.json").read_text())
     assert spec["label_names"] == ["0", "1"]  # 1, 1.0 and "1" are one class
     assert metrics["dropped"] == {"nul_characters_removed": 1, "missing_label": 1, "empty_text": 1,

@@ -120,7 +120,7 @@ def test_mlflow_ui_shows_runs_metrics_comparison_and_the_winning_trial(browser, 
     plots = {a.path for a in client.list_artifacts(evaluate.info.run_id, "plots")}
     assert {"plots/confusion_matrix_test.png", "plots/roc_test.png"} <= plots, plots
     assert "winner_test.accuracy" in report.data.metrics, sorted(report.data.metrics)
-    best_trial = json.loads((project / "metrics" / "tune.json").read_text())["best_trial"]
+    best_trial = json.loads((project / "tuning" / "study.json").read_text())["best_trial"]
     best_id = tune.data.tags.get("rnnops.best_trial_run")
     assert best_id, f"the tune run has no rnnops.best_trial_run tag: {sorted(tune.data.tags)}"
     best = client.get_run(best_id)

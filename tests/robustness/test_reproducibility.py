@@ -11,13 +11,20 @@ pytestmark = pytest.mark.slow
 TIMINGS = {"train_seconds", "samples_per_second", "wall_seconds"}  # measurements, not results
 
 
-def metrics_without_timings(project):
+def metrics_files(project):
+    return {str(p.relative_to(project)): p.read_bytes() for p in sorted((project / "metrics").rglob("*.json"))}
+
+
+def facts_without_timings(project):
+    """data/stats.json, tuning/study.json and each run.json's training facts, minus timings."""
     def strip(node):
         if isinstance(node, dict):
             return {k: strip(v) for k, v in node.items() if k not in TIMINGS}
         return node
-    return {str(p.relative_to(project)): strip(json.loads(p.read_text()))
-            for p in sorted((project / "metrics").rglob("*.json"))}
+    facts = {name: json.loads((project / name).read_text()) for name in ("data/stats.json", "tuning/study.json")}
+    facts.update({str(p.relative_to(project)): json.loads(p.read_text())["training"]
+                  for p in sorted((project / "models").glob("*/run.json"))})
+    return strip(facts)
 
 
 def comparable_report(project):
@@ -38,10 +45,12 @@ def stages_run(output):
 
 
 def test_same_seed_gives_identical_metrics_files(two_runs):
-    first, second = (metrics_without_timings(p) for p in two_runs)
-    assert set(first) == {"metrics/data.json", "metrics/evaluate.json", "metrics/tune.json",
+    first, second = (metrics_files(p) for p in two_runs)
+    assert set(first) == {"metrics/evaluate.json", "metrics/ensembles/greedy.json", "metrics/ensembles/soft_vote.json",
                           "metrics/train/lstm.json", "metrics/train/multihot_dense.json", "metrics/train/tuned.json"}
-    assert first == second
+    assert first == second  # byte for byte: the metrics hold scores only, no timings
+    first_facts, second_facts = (facts_without_timings(p) for p in two_runs)
+    assert len(first_facts) == 5 and first_facts == second_facts
     # The reports differ only in the columns that hold timings and MLflow run ids.
     first_report, second_report = (comparable_report(p) for p in two_runs)
     assert first_report == second_report

@@ -101,16 +101,49 @@ def split_hash(texts: list[str], y: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def summary(scores: dict, winner: str, metric: str, e2e: dict) -> dict:
-    """metrics/evaluate.json: the numbers `dvc metrics diff` compares."""
-    def numbers(values: dict) -> dict:
-        return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in values.items()
-                if k in ("accuracy", "macro_f1", "loss", "roc_auc")}
+QUALITY = ("accuracy", "macro_f1", "loss", "roc_auc")
 
-    return {"selection_metric": metric, "winner": winner,
-            "winner_test": numbers(scores[winner]["test"]),
-            "models": {name: {"val": numbers(s["val"]), "test": numbers(s["test"])} for name, s in scores.items()},
-            "end_to_end": e2e}
+
+def quality(candidate: dict) -> dict:
+    """A candidate's val and test scores, rounded: the same keys in every metrics file, so
+    `dvc metrics show` is one short table with a row per file."""
+    return {split: {k: round(v, 5) for k, v in candidate[split].items() if k in QUALITY}
+            for split in ("val", "test")}
+
+
+def summary(scores: dict, winner: str, promote_metric: str, split_sha256: str) -> dict:
+    """metrics/evaluate.json: the winner's scores, and what a retrain without a tracking server
+    compares against main's copy of this file: the promote metric and the test split's sha256."""
+    return {**quality(scores[winner]), "promote_metric": f"test.{promote_metric}",
+            "test_split_sha256": split_sha256}
+
+
+def ensemble_scores(scores: dict) -> dict[str, dict]:
+    """metrics/ensembles/<name>.json: soft voting and greedy selection, as rows beside the members."""
+    return {name: quality(scores[name]) for name in ("soft_vote", "greedy")}
+
+
+def winner_record(result: "Evaluation", models_dir: Path, labels: list[str], metric: str) -> dict:
+    """evaluation/winner.json: which candidate won and the files that make it (each member's raw-
+    text model and its sha256, from the run.json the train stage wrote), so a clone filled by
+    `dvc pull` can predict without the MLflow store that trained it (`rnnops predict`)."""
+    members = {name: {"text_model": (models_dir / name / "text_model.keras").as_posix(),
+                      "sha256": result.members[name].run["sha256"]["text_model.keras"]}
+               for name in result.winner.weights}
+    return {"winner": result.winner.name, "selection_metric": f"val.{metric}",
+            "weights": result.winner.weights, "members": members, "labels": labels,
+            "end_to_end": result.end_to_end}
+
+
+def save_model(result: "Evaluation", labels_path: Path, folder: Path, recorded_as: Path) -> dict:
+    """evaluation/model: the winner as an MLflow model folder (the same pyfunc the registry gets),
+    for `make serve` in a clone filled by `dvc pull` whose tracking store lacks the registered
+    model. Returns winner.json's record of it: its path and the sha256 of each of its files."""
+    from rnnops.tracking import registry
+
+    files = registry.save_winner(result.winner.weights, {n: m.directory for n, m in result.members.items()},
+                                 labels_path, folder)
+    return {"path": recorded_as.as_posix(), "files": files}
 
 
 def plot_tables(y_test: np.ndarray, test_proba: np.ndarray, labels: list[str],
@@ -151,7 +184,7 @@ def evaluate(params, prepared: PreparedData, names: list[str], models_dir: Path)
     return Evaluation(members, scores, winner, test_proba, e2e, split_hash(texts, y_test))
 
 
-def log_to_mlflow(evaluation: Evaluation, metrics: dict, labels: list[str], y_test: np.ndarray,
+def log_to_mlflow(evaluation: Evaluation, labels: list[str], y_test: np.ndarray,
                   roc_path: Path, paths: list[Path]) -> None:
     """Every candidate's numbers, the winner's tags, the outputs, and the winner's confusion matrix
     and ROC curve as images, so the run's page shows how good it was."""
@@ -163,7 +196,9 @@ def log_to_mlflow(evaluation: Evaluation, metrics: dict, labels: list[str], y_te
     from rnnops.scoring.metrics import confusion
     from rnnops.tracking.runs import log_metrics_tree
 
-    log_metrics_tree({"winner_test": metrics["winner_test"], "models": metrics["models"]})
+    scores = evaluation.scores
+    log_metrics_tree({"winner_test": quality(scores[evaluation.winner.name])["test"],
+                      "models": {name: quality(s) for name, s in scores.items()}})
     mlflow.set_tags({"rnnops.winner": evaluation.winner.name,
                      "rnnops.winner_weights": json.dumps(evaluation.winner.weights)})
     for path in paths:
@@ -189,4 +224,6 @@ def register(params, prepared: PreparedData, result: Evaluation) -> dict:
     value = result.scores[result.winner.name]["test"][metric]
     decision = registry.promote(name, str(info.registered_model_version), metric, value, result.split_sha256)
     mlflow.set_tags({f"registry.{k}": str(v) for k, v in decision.items() if k != "previous_aliases"})
-    return {**decision, "model_uri": info.model_uri, "winner": result.winner.name}
+    run = mlflow.active_run().info
+    return {**decision, "model_uri": info.model_uri, "winner": result.winner.name,
+            "run_id": run.run_id, "experiment_id": run.experiment_id}

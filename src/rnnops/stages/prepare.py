@@ -1,5 +1,5 @@
 """The prepare stage: load a source, validate, split, tokenize and pad (vocabulary fitted on train
-only); the data metrics and plot tables. The format it writes is `rnnops.data.prepared`'s."""
+only); the data statistics and plot tables. The format it writes is `rnnops.data.prepared`'s."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,7 @@ class Prepared:
     data: PreparedData                 # the stage's main output
     sha256: str                        # of the source file(s)
     origin: str                        # where they were read from
-    metrics: dict                      # metrics/data.json
+    stats: dict                        # data/stats.json (facts about the data; not a DVC metric)
     plots: dict[str, pd.DataFrame]     # plots/data/*.csv
 
 
@@ -60,9 +60,9 @@ def prepare(params: Params) -> Prepared:
         "class_counts": {s: _class_counts(splits[s], label_names) for s in SPLITS},
         "source_sha256": raw.sha256,
     }
-    metrics = _metrics(raw.name, raw.sha256, splits, label_names, lengths, oov, dropped, spec)
+    stats = _stats(raw.name, raw.sha256, splits, label_names, lengths, oov, dropped, spec)
     texts = {s: splits[s][["text", "label"]].assign(label=arrays[s][1]) for s in ("val", "test")}
-    return Prepared(PreparedData(spec, arrays, vocabulary, texts), raw.sha256, raw.origin, metrics,
+    return Prepared(PreparedData(spec, arrays, vocabulary, texts), raw.sha256, raw.origin, stats,
                     _plot_tables(lengths["train"], spec, data.max_len))
 
 
@@ -71,7 +71,7 @@ def _class_counts(part: pd.DataFrame, label_names: list[str]) -> dict[str, int]:
     return {name: int(counts.get(name, 0)) for name in label_names}
 
 
-def _metrics(name, sha256, splits, label_names, lengths, oov, dropped, spec) -> dict:
+def _stats(name, sha256, splits, label_names, lengths, oov, dropped, spec) -> dict:
     train_len = lengths["train"]
     return {
         "dataset": name,
@@ -103,17 +103,17 @@ def _plot_tables(train_len: np.ndarray, spec: dict, max_len: int) -> dict[str, p
     return {"lengths.csv": lengths, "classes.csv": classes}
 
 
-def write(prep: Prepared, out_dir: Path, metrics_path: Path, plots_dir: Path) -> None:
+def write(prep: Prepared, out_dir: Path, stats_path: Path, plots_dir: Path) -> None:
     """Write every output into the (temporary) paths given; see rnnops.atomic for the commit."""
     prep.data.write(out_dir)
-    metrics_path.write_text(json.dumps(prep.metrics, indent=2) + "\n")
+    stats_path.write_text(json.dumps(prep.stats, indent=2) + "\n")
     plots_dir.mkdir(parents=True)
     for name, table in prep.plots.items():
         table.to_csv(plots_dir / name, index=False)
 
 
-def log_to_mlflow(prep: Prepared, out_dir: Path, metrics_path: Path, plots_dir: Path) -> None:
-    """Data metrics, plots (PNG + the DVC tables), vocabulary and spec on the active run."""
+def log_to_mlflow(prep: Prepared, out_dir: Path, stats_path: Path, plots_dir: Path) -> None:
+    """Data statistics (as MLflow metrics), plots (PNG + the DVC tables), vocabulary and spec."""
     import tempfile
 
     import mlflow
@@ -123,7 +123,7 @@ def log_to_mlflow(prep: Prepared, out_dir: Path, metrics_path: Path, plots_dir: 
 
     mlflow.set_tag("data.sha256", prep.sha256)
     log_dataset_input(prep.data.dataset, prep.origin, prep.sha256, "source")
-    log_metrics_tree(prep.metrics)
+    log_metrics_tree(prep.stats)
     with tempfile.TemporaryDirectory() as tmp:
         plots.length_histogram(prep.plots["lengths.csv"], prep.data.spec["max_len"], Path(tmp) / "lengths.png")
         plots.class_balance(prep.plots["classes.csv"], Path(tmp) / "class_balance.png")
@@ -131,4 +131,4 @@ def log_to_mlflow(prep: Prepared, out_dir: Path, metrics_path: Path, plots_dir: 
     mlflow.log_artifacts(str(plots_dir), "plots")
     for name in ("vocab.txt", "labels.json", "spec.json"):
         mlflow.log_artifact(str(out_dir / name), "prepared")
-    mlflow.log_artifact(str(metrics_path), "metrics")
+    mlflow.log_artifact(str(stats_path), "stats")

@@ -19,15 +19,15 @@ from rnnops import plots
 @dataclass(frozen=True)
 class ReportInputs:
     """Where the report reads each pipeline output (dvc.yaml passes every path)."""
-    data_metrics: Path       # metrics/data.json
+    data_stats: Path         # data/stats.json
     prepared: Path           # data/prepared (spec.json)
-    train_metrics: Path      # metrics/train/<name>.json
-    models: Path             # models/<name>/run.json
+    train_metrics: Path      # metrics/train/<name>.json (scores)
+    models: Path             # models/<name>/run.json (run ids, epochs, size, timings)
     histories: Path          # plots/train/<name>.csv
-    evaluate_metrics: Path   # metrics/evaluate.json
-    evaluation: Path         # evaluation/details.json, registry.json
+    evaluate_metrics: Path   # metrics/evaluate.json (the winner's scores)
+    evaluation: Path         # evaluation/winner.json, details.json, registry.json
     roc: Path                # plots/evaluate/roc.csv
-    tune_metrics: Path       # metrics/tune.json
+    tune_summary: Path       # tuning/study.json
     best: Path               # tuning/best_params.json
 
 
@@ -38,16 +38,17 @@ def _read(path: Path) -> dict:
 def collect(paths: ReportInputs, names: list[str]) -> dict:
     """Everything the report shows, from the pipeline's outputs."""
     return {
-        "data": _read(paths.data_metrics),
+        "data": _read(paths.data_stats),
         "spec": _read(paths.prepared / "spec.json"),
         "train": {n: _read(paths.train_metrics / f"{n}.json") for n in names},
         "runs": {n: _read(paths.models / n / "run.json") for n in names},
         "history": {n: pd.read_csv(paths.histories / f"{n}.csv") for n in names
                     if (paths.histories / f"{n}.csv").exists()},
         "evaluate": _read(paths.evaluate_metrics),
+        "winner": _read(paths.evaluation / "winner.json"),
         "details": _read(paths.evaluation / "details.json"),
         "registry": _read(paths.evaluation / "registry.json"),
-        "tune": _read(paths.tune_metrics),
+        "tune": _read(paths.tune_summary),
         "best": _read(paths.best),
         "roc": pd.read_csv(paths.roc),
     }
@@ -55,8 +56,8 @@ def collect(paths: ReportInputs, names: list[str]) -> dict:
 
 def models_table(inputs: dict) -> pd.DataFrame:
     rows = []
-    for name, m in inputs["train"].items():
-        ev = inputs["evaluate"]["models"].get(name, {})
+    for name in inputs["train"]:
+        ev, m = inputs["details"].get(name, {}), inputs["runs"].get(name, {}).get("training", {})
         rows.append({"model": name, "architecture": m.get("architecture"), "parameters": m.get("params_count"),
                      "epochs (best/run)": f"{m.get('best_epoch')}/{m.get('epochs_run')}",
                      "train s": m.get("train_seconds"), "samples/s": m.get("samples_per_second"),
@@ -69,11 +70,11 @@ def models_table(inputs: dict) -> pd.DataFrame:
 
 def figures(inputs: dict, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    models, winner = inputs["evaluate"]["models"], inputs["evaluate"]["winner"]
-    best = inputs["details"][winner]["test"]
+    details, winner = inputs["details"], inputs["winner"]["winner"]
+    best = details[winner]["test"]
     return {
         "curves": plots.validation_curves(inputs["history"], folder / "training_curves.png"),
-        "comparison": plots.model_comparison({n: m["test"]["accuracy"] for n, m in models.items()},
+        "comparison": plots.model_comparison({n: m["test"]["accuracy"] for n, m in details.items()},
                                              winner, folder / "comparison.png"),
         "confusion": plots.confusion_matrix(best["confusion"], list(best["per_class"]),
                                             folder / "confusion_matrix.png"),
@@ -81,10 +82,19 @@ def figures(inputs: dict, folder: Path) -> dict[str, Path]:
     }
 
 
+def curves(inputs: dict) -> pd.DataFrame:
+    """plots/curves.csv: every model's validation loss and accuracy per epoch in long form (one
+    row per model and epoch), so one DVC plot draws a line per model whatever models exist
+    (the template .dvc/plots/lines_by_model.json colours by `model`)."""
+    frames = [h[["epoch", "val_loss", "val_accuracy"]].assign(model=name)
+              for name, h in sorted(inputs["history"].items())]
+    columns = ["model", "epoch", "val_loss", "val_accuracy"]
+    return pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def headline(inputs: dict) -> dict:
     """The numbers the report leads with, for its MLflow run."""
-    ev = inputs["evaluate"]
-    out = {f"winner_test.{k}": v for k, v in ev["winner_test"].items() if isinstance(v, (int, float))}
+    out = {f"winner_test.{k}": v for k, v in inputs["evaluate"]["test"].items()}
     if inputs["tune"]:
         out["tune.best_value"] = inputs["tune"]["best_value"]
     if inputs["registry"]:
@@ -93,9 +103,9 @@ def headline(inputs: dict) -> dict:
 
 
 def markdown(inputs: dict, figs: dict[str, Path], base: Path) -> str:
-    data, spec, ev = inputs["data"], inputs["spec"], inputs["evaluate"]
-    details, winner = inputs["details"], ev["winner"]
-    members = [n for n in ev["models"] if n in inputs["train"]]
+    data, spec, ev, chosen = inputs["data"], inputs["spec"], inputs["evaluate"], inputs["winner"]
+    details, winner = inputs["details"], chosen["winner"]
+    members = [n for n in details if n in inputs["train"]]
     best_member = max(members, key=lambda n: details[n]["val"]["accuracy"])
     lines = [f"# rnnops report: {spec.get('dataset', '?')}", "",
              "## Dataset", "",
@@ -111,9 +121,9 @@ def markdown(inputs: dict, figs: dict[str, Path], base: Path) -> str:
         weights = ", ".join(f"{m} {w:.2f}" for m, w in d["weights"].items())
         lines.append(f"| {name} | {weights} | {d['val']['accuracy']:.4f} | {d['test']['accuracy']:.4f} | "
                      f"{d['test']['macro_f1']:.4f} | {d['test']['loss']:.4f} |")
-    lines += ["", f"Winner on validation {ev['selection_metric']}: **{winner}** (test accuracy "
-              f"{ev['winner_test']['accuracy']:.4f}, macro-F1 {ev['winner_test']['macro_f1']:.4f}). "
-              f"The raw-text model reproduces it exactly: {ev['end_to_end']['predictions_identical']}.", ""]
+    lines += ["", f"Winner on {chosen['selection_metric']}: **{winner}** (test accuracy "
+              f"{ev['test']['accuracy']:.4f}, macro-F1 {ev['test']['macro_f1']:.4f}). "
+              f"The raw-text model reproduces it exactly: {chosen['end_to_end']['predictions_identical']}.", ""]
     if inputs["registry"]:
         r = inputs["registry"]
         lines += [f"Registry: `{r['name']}` version {r['version']} is `@{r['alias']}` ({r['reason']}).", ""]
@@ -150,5 +160,5 @@ def log_to_mlflow(inputs: dict, folder: Path) -> None:
     import mlflow
 
     mlflow.log_metrics(headline(inputs))
-    mlflow.set_tag("rnnops.winner", inputs["evaluate"]["winner"])
+    mlflow.set_tag("rnnops.winner", inputs["winner"]["winner"])
     mlflow.log_artifacts(str(folder), "report")

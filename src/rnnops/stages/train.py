@@ -32,15 +32,20 @@ def train(params: Params, name: str, prepared: PreparedData) -> FitResult:
                      prepared.arrays, params.seed)
 
 
-def summary(name: str, arch: str, result) -> dict:
-    """metrics/train/<name>.json: what DVC compares across experiments."""
+def scores(result) -> dict:
+    """metrics/train/<name>.json: model quality only (what `dvc metrics diff` compares); the
+    same keys as every metrics file, so `dvc metrics show` is one short table."""
+    return {split: {k: round(v, 5) for k, v in result.metrics[split].items()} for split in ("val", "test")}
+
+
+def facts(name: str, arch: str, result) -> dict:
+    """What the run was (names, epochs, size, timings): in run.json and MLflow, not a DVC metric,
+    so a retrain with the same results shows an empty `dvc metrics diff`."""
     return {
         "model": name, "architecture": arch, "best_epoch": result.best_epoch,
         "epochs_run": int(len(result.history)), "params_count": result.params_count,
         "train_seconds": round(result.seconds, 2),
         "samples_per_second": round(result.samples_per_second, 1),
-        "val": {k: round(v, 5) for k, v in result.metrics["val"].items()},
-        "test": {k: round(v, 5) for k, v in result.metrics["test"].items()},
     }
 
 
@@ -65,9 +70,9 @@ def history_by_epoch(result: FitResult):
     return history
 
 
-def log_to_mlflow(result, prepared: PreparedData, metrics: dict, model_dir: Path,
+def log_to_mlflow(result, prepared: PreparedData, metrics: dict, training: dict, model_dir: Path,
                   metrics_path: Path, plot_path: Path) -> dict:
-    """Final metrics, plots, history and both models on the active run; returns run.json."""
+    """Final metrics and facts, plots, history and both models on the active run; returns run.json."""
     import tempfile
 
     import mlflow
@@ -77,7 +82,7 @@ def log_to_mlflow(result, prepared: PreparedData, metrics: dict, model_dir: Path
     from rnnops.tracking.logged_models import log_keras_model, log_text_model
     from rnnops.tracking.runs import log_metrics_tree
 
-    log_metrics_tree({k: v for k, v in metrics.items() if k not in ("model", "architecture")})
+    log_metrics_tree({**metrics, **{k: v for k, v in training.items() if k not in ("model", "architecture")}})
     with tempfile.TemporaryDirectory() as tmp:
         plots.training_curves(history_by_epoch(result), Path(tmp) / "training_curves.png")
         plots.confusion_matrix(confusion(prepared.arrays["test"][1], result.proba["test"]),
@@ -92,6 +97,6 @@ def log_to_mlflow(result, prepared: PreparedData, metrics: dict, model_dir: Path
     return {
         "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
         "tracking_uri": mlflow.get_tracking_uri(), "model_uri": model_info.model_uri,
-        "text_model_uri": text_info.model_uri,
+        "text_model_uri": text_info.model_uri, "training": training,
         "sha256": {f: sha256_file(model_dir / f) for f in ("model.keras", "text_model.keras", "probabilities.npz")},
     }

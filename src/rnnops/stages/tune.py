@@ -1,5 +1,5 @@
 """The `tune` stage: the trial objective (nested MLflow runs), worker processes on one study, and
-the stage outputs (best params as overrides of the params tree, metrics, optimisation history,
+the stage outputs (best params as overrides of the params tree, study summary, optimisation history,
 plots). The Optuna machinery itself (storage, sampler, pruner, heartbeats) is
 `rnnops.training.study`."""
 from __future__ import annotations
@@ -145,7 +145,7 @@ def run_trials(params: Params, prepared: PreparedData, study: optuna.Study, run,
 
 
 def results(params: Params, study: optuna.Study, seconds: float) -> tuple[dict, dict, pd.DataFrame]:
-    """(best_params.json, metrics/tune.json, the history table) of a finished study."""
+    """(best_params.json, tuning/study.json, the history table) of a finished study."""
     table = history(study)
     best = best_overrides(params, study)
     return best, summary(study, table, best, seconds), table
@@ -213,10 +213,10 @@ def summary(study: optuna.Study, table: pd.DataFrame, best: dict, seconds: float
             "epochs_spent": int(table["epochs"].sum()), "wall_seconds": round(seconds, 2)}
 
 
-def write(best: dict, metrics: dict, table: pd.DataFrame, best_path: Path, metrics_path: Path,
+def write(best: dict, summary: dict, table: pd.DataFrame, best_path: Path, summary_path: Path,
           history_path: Path) -> None:
     best_path.write_text(json.dumps(best, indent=2) + "\n")
-    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     table.to_csv(history_path, index=False, float_format="%.6g")
 
 

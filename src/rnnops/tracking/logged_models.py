@@ -62,19 +62,31 @@ def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, regis
     """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
     model, or an ensemble (see serving.TextClassifier); optionally registered, after its
     manifest is recorded (so no registered version lacks one)."""
-    from importlib.util import find_spec
-    from pathlib import Path
-
     import mlflow
 
-    package = Path(__file__).parents[1]
-    # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
-    # requirements can serve it without installing this project.
-    info = mlflow.pyfunc.log_model(
-        name=name, python_model=find_spec(SERVING_MODULE).origin, code_paths=[str(package)],
-        artifacts=artifacts, input_example=example or ["what a wonderful film", "a dull, lifeless plot"],
-        pip_requirements=requirements())
+    info = mlflow.pyfunc.log_model(name=name, **_raw_text_model(artifacts, example))
     manifest.record(info)
     if registered_model_name is not None:
         info.registered_model_version = mlflow.register_model(info.model_uri, registered_model_name).version
     return info
+
+
+def save_raw_text_model(artifacts: dict[str, str], path, example=None) -> None:
+    """The same pyfunc saved to the folder `path`, outside any tracking store: what
+    `mlflow models serve -m <folder>` serves in a clone whose store does not have it."""
+    import mlflow
+
+    mlflow.pyfunc.save_model(str(path), **_raw_text_model(artifacts, example))
+
+
+def _raw_text_model(artifacts: dict[str, str], example=None) -> dict:
+    """mlflow.pyfunc's arguments for the raw-text model from code over `artifacts`."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    package = Path(__file__).parents[1]
+    # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
+    # requirements can serve it without installing this project.
+    return {"python_model": find_spec(SERVING_MODULE).origin, "code_paths": [str(package)],
+            "artifacts": artifacts, "pip_requirements": requirements(),
+            "input_example": example or ["what a wonderful film", "a dull, lifeless plot"]}

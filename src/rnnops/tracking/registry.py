@@ -6,6 +6,7 @@ same test split (same sha256 of raw test texts and labels); otherwise the new ve
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -23,6 +24,27 @@ def log_winner(weights: dict[str, float], model_dirs: dict[str, Path], labels_pa
     registered under `name`; returns MLflow's ModelInfo (registered_model_version set)."""
     from rnnops.tracking.logged_models import log_raw_text_model
 
+    with _winner_artifacts(weights, model_dirs, labels_path) as artifacts:
+        return log_raw_text_model(artifacts, "winner", registered_model_name=name)
+
+
+def save_winner(weights: dict[str, float], model_dirs: dict[str, Path], labels_path: Path,
+                folder: Path) -> dict[str, str]:
+    """The same model as `log_winner`'s, saved to `folder` (evaluation/model) without a tracking
+    store, so a clone filled by `dvc pull` can serve it; returns {relative path: sha256} of its
+    files (rnnops.tracking.manifest), which `rnnops predict --serve-uri` checks before serving."""
+    from rnnops.tracking.logged_models import save_raw_text_model
+    from rnnops.tracking.manifest import file_digests
+
+    with _winner_artifacts(weights, model_dirs, labels_path) as artifacts:
+        save_raw_text_model(artifacts, folder)
+    return file_digests(folder)
+
+
+@contextlib.contextmanager
+def _winner_artifacts(weights: dict[str, float], model_dirs: dict[str, Path], labels_path: Path):
+    """The pyfunc's artifacts: labels, member_<i> (each member's text_model.keras) and
+    ensemble.json (their weights, in a temporary folder while the model is written)."""
     artifacts = {"labels": str(labels_path)}
     members = {}
     for i, (member, weight) in enumerate(weights.items()):
@@ -32,7 +54,7 @@ def log_winner(weights: dict[str, float], model_dirs: dict[str, Path], labels_pa
         spec = Path(tmp) / "ensemble.json"
         spec.write_text(json.dumps({"members": members, "names": list(weights)}, indent=2))
         artifacts["ensemble"] = str(spec)
-        return log_raw_text_model(artifacts, "winner", registered_model_name=name)
+        yield artifacts
 
 
 def promote(name: str, version: str, metric: str, value: float, split_sha256: str) -> dict:

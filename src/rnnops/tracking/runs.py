@@ -86,6 +86,11 @@ def runs_url(ui: str, experiment_id: str) -> str:
     return f"{ui.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
 
+def run_url(ui: str, experiment_id: str, run_id: str) -> str:
+    """The MLflow UI page of one run."""
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
 def process_tags() -> dict[str, str]:
     """Who runs this: the host, the process id and its start time (pids are reused)."""
     return {"rnnops.host": socket.gethostname(), "rnnops.pid": str(os.getpid()),
