@@ -110,3 +110,16 @@ def mlflow_runs(project: Path) -> list:
     if not experiments:
         return []
     return client.search_runs([e.experiment_id for e in experiments])
+
+
+@pytest.fixture(scope="session")
+def finished_project(tmp_path_factory):
+    """The robustness tests' small profile after a full `dvc repro`: one pipeline run shared by
+    the end-to-end modules that read it and by `two_runs` (tests/robustness/conftest.py). Tests
+    that change it run after every reader (file order: e2e before robustness)."""
+    from tests.robustness.conftest import small_project
+
+    project = small_project(tmp_path_factory.mktemp("finished") / "project")
+    result = run(["dvc", "repro"], project, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project

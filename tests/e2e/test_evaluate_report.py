@@ -15,7 +15,7 @@ EDGE_TEXTS = ["love this airline", "", "   ", "late " * 20_000, "🙂🙂 ✈️
 
 @pytest.fixture(scope="module")
 def project(finished_project):
-    """The session's finished small project (tests/e2e/conftest.py): these tests add registry
+    """The session's finished small project (tests/conftest.py): these tests add registry
     versions only as challengers, so the champion other modules read stays the same."""
     return finished_project
 

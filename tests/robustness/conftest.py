@@ -29,12 +29,11 @@ def prepared_project(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def two_runs(tmp_path_factory):
-    """Two fresh projects, each after a full `dvc repro` of the small profile."""
-    projects = []
-    for name in ("first", "second"):
-        project = small_project(tmp_path_factory.mktemp(name) / "project")
-        result = run(["dvc", "repro"], project, timeout=900)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        projects.append(project)
-    return projects
+def two_runs(finished_project, tmp_path_factory):
+    """Two projects, each after a full `dvc repro` of the small profile: the session's finished
+    project (tests/conftest.py; test_reproducibility changes it, after every e2e reader) and a
+    second one of its own."""
+    project = small_project(tmp_path_factory.mktemp("second") / "project")
+    result = run(["dvc", "repro"], project, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [finished_project, project]
