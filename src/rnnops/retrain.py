@@ -92,18 +92,15 @@ def snapshot(client) -> dict:
     state = {}
     for model in client.search_registered_models():
         versions = client.search_model_versions(f"name='{model.name}'")
-        state[model.name] = {"champion": _alias(client, model.name, "champion"),
+        state[model.name] = {"champion": _champion(model),
                              "latest": max((int(v.version) for v in versions), default=0)}
     return state
 
 
-def _alias(client, name: str, alias: str) -> str | None:
-    import mlflow
-
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+def _champion(model) -> str | None:
+    """A RegisteredModel's `@champion` version (its aliases map alias -> version number)."""
+    version = model.aliases.get("champion")
+    return None if version is None else str(version)
 
 
 def from_registry(client, before: dict, registry_json: dict, uri: str) -> Decision:
@@ -111,7 +108,7 @@ def from_registry(client, before: dict, registry_json: dict, uri: str) -> Decisi
     evaluate stage's evaluation/registry.json (whichever run wrote it)."""
     name, metric = registry_json["name"], registry_json["metric"]
     was = before.get(name, {"champion": None, "latest": 0})
-    now = _alias(client, name, "champion")
+    now = _champion(client.get_registered_model(name))
     against = f"the registry's {name}@champion at {uri}"
     champion_value = _tag_value(client, name, was["champion"], metric)
     if int(registry_json["version"]) <= was["latest"]:
