@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.rnnops-installed
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare clean-venv retrain compare remote serve bench-serve
+.PHONY: setup repro test ui dag bench-prepare bench-forecast clean-venv retrain compare remote serve bench-serve
 
 setup: $(STAMP)
 
@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# Every task's pipeline (dvc.yaml: text classification; forecast/dvc.yaml), then each one's wall
+# time. One task alone: `dvc repro forecast/dvc.yaml` (or `make repro TASK=forecast`).
 repro: setup
-	$(BIN)/dvc repro
+	$(BIN)/python scripts/repro.py $(TASK)
 
 test: setup
 	$(BIN)/python -m pytest
@@ -38,6 +40,11 @@ dag: setup
 # Wall time (min/median/max of 3 runs) and peak memory of the prepare stage on IMDB (50k reviews) and tweets.
 bench-prepare: setup
 	$(BIN)/python benchmarks/bench_prepare.py
+
+# The forecasting table (every model, baseline and ensemble on CO2's test period); RUN=1 retrains
+# the whole forecasting pipeline first and prints its wall time.
+bench-forecast: setup
+	$(BIN)/python benchmarks/bench_forecast.py $(if $(RUN),--run --force)
 
 # The registry champion of rnnops-$(DATASET) as a REST API on loopback:
 #   curl -s 127.0.0.1:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": ["a text"]}'

@@ -1,4 +1,5 @@
-"""DVC stage `prepare`: load the dataset, validate, split, tokenize and pad; track in MLflow."""
+"""DVC stage `prepare`: load the dataset, validate, split and transform it (the task's way: text
+is tokenized and padded, a series is scaled and cut into windows); track it in MLflow."""
 import argparse
 from pathlib import Path
 
@@ -10,27 +11,24 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", type=Path, default=Path("data/prepared"))
     parser.add_argument("--stats", type=Path, default=Path("data/stats.json"),
-                        help="output: split sizes, class balance, OOV rate, lengths, dropped counts")
+                        help="output: split sizes and the facts of the data (class balance, lengths, ...)")
     parser.add_argument("--plots", type=Path, default=Path("plots/data"))
     args = parser.parse_args()
 
     from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import atomic
-    from rnnops.data.sources import dataset_name
+    from rnnops import atomic, tasks
     from rnnops.project import flatten
-    from rnnops.stages import prepare
     from rnnops.tracking import runs
-    run_params = flatten({"seed": params.seed, "data": params.data.model_dump()})
-    with runs.stage_run("prepare", dataset_name(params.data), run_params):
+    prepare = tasks.get(params.task).part("prepare")
+    with runs.stage_run("prepare", prepare.experiment_key(params), flatten(prepare.run_params(params))):
         prep = prepare.prepare(params)
         # Nothing reaches the final paths unless every output (and the MLflow logging) succeeded.
         with atomic.staged_outputs(args.out, args.stats, args.plots) as (out, stats, plots):
             prepare.write(prep, out, stats, plots)
             prepare.log_to_mlflow(prep, out, stats, plots)
-    print(f"prepare: {prep.data.dataset}: {prep.stats['size']}, {prep.data.spec['num_classes']} classes, "
-          f"vocabulary {prep.data.spec['vocab_size']} -> {args.out}")
+    print(f"prepare: {prepare.describe(prep, args.out)}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """DVC stage `report`: reports/report.md (with reports/figures/) and a self-contained
-reports/report.html from the pipeline's outputs; also logged to MLflow."""
+reports/report.html from the pipeline's outputs; also logged to MLflow. The inputs are the task's
+(`rnnops.tasks`: its report part's INPUTS, each a flag)."""
 import argparse
 from pathlib import Path
 
@@ -12,31 +13,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--curves", type=Path, default=Path("plots/curves.csv"),
                         help="output: every model's validation curves, one row per model and epoch")
-    inputs = {"data-stats": "data/stats.json", "prepared": "data/prepared",
-              "train-metrics": "metrics/train", "models": "models", "histories": "plots/train",
-              "evaluate-metrics": "metrics/evaluate.json", "evaluation": "evaluation",
-              "roc": "plots/evaluate/roc.csv", "tune-summary": "tuning/study.json",
-              "best": "tuning/best_params.json"}
-    for flag, default in inputs.items():
+    known, _ = parser.parse_known_args()
+
+    from rnnops.params.load import load_params
+    params = load_params(known.params)  # exits 2 on any problem, before TensorFlow is imported
+
+    from rnnops import tasks
+    report = tasks.get(params.task).part("report")
+    for flag, default in report.INPUTS.items():
         parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"input (default {default})")
     args = parser.parse_args()
 
-    from rnnops.params.load import load_params
-    params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
-
     from rnnops import atomic
-    from rnnops.stages import report
     from rnnops.tracking import runs
-    paths = report.ReportInputs(**{flag.replace("-", "_"): getattr(args, flag.replace("-", "_"))
-                                   for flag in inputs})
+    paths = {flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag in report.INPUTS}
     collected = report.collect(paths, [*params.models, "tuned"])
-    with runs.stage_run("report", collected["spec"]["dataset"]):
+    with runs.stage_run("report", report.experiment_key(collected)):
         with atomic.staged_outputs(args.out, args.curves) as (out, curves):
-            report.curves(collected).to_csv(curves, index=False, float_format="%.6g")
-            figures = report.figures(collected, out / "figures")
-            text = report.markdown(collected, figures, out)
-            (out / "report.md").write_text(text + "\n", encoding="utf-8")
-            (out / "report.html").write_text(report.html(text, out), encoding="utf-8")
+            report.write(collected, out, curves)
             report.log_to_mlflow(collected, out)
     print(f"report: {args.out / 'report.md'}, {args.out / 'report.html'}")
 

@@ -1,5 +1,5 @@
-"""DVC stage `train@<name>` (and `train_tuned`): fit `models.<name>` on the prepared data; track
-it in MLflow."""
+"""DVC stage `train@<name>` (and `train_tuned`): fit `models.<name>` on the prepared data with the
+shared training loop; the task supplies inputs, scores and outputs; track it in MLflow."""
 import argparse
 import json
 from pathlib import Path
@@ -27,16 +27,16 @@ def main() -> None:
         raise ParamsError(f"{args.params}: models.{args.name} does not exist. Fix: add it under "
                           f"models: or use one of {', '.join(params.models)}.")
 
-    from rnnops import atomic, faults
-    from rnnops.data import prepared as prepared_data
-    from rnnops.stages import train
+    from rnnops import atomic, faults, tasks
     from rnnops.tracking import runs
-    prepared = prepared_data.load(args.prepared)
+    task = tasks.get(params.task)
+    train = task.part("train")
+    prepared = task.part("prepare").load(args.prepared)
     outputs = (args.model_dir or Path("models") / args.name,
                args.metrics or Path("metrics/train") / f"{args.name}.json",
                args.history or Path("plots/train") / f"{args.name}.csv")
     run_params = train.run_params(params, args.name, prepared)
-    tags = {"data.sha256": prepared.spec["source_sha256"], "rnnops.model": args.name}
+    tags = {**train.tags(prepared), "rnnops.model": args.name}
     with runs.stage_run(f"train@{args.name}", prepared.dataset, run_params, tags,
                         data=prepared.as_input("training")):
         result = train.train(params, args.name, prepared)
@@ -47,8 +47,7 @@ def main() -> None:
             faults.point("train.writing")
             run_info = train.log_to_mlflow(result, prepared, scores, facts, model_dir, metrics_path, history_path)
             (model_dir / "run.json").write_text(json.dumps(run_info, indent=2) + "\n")
-    print(f"train@{args.name}: val accuracy {scores['val']['accuracy']:.4f}, test accuracy "
-          f"{scores['test']['accuracy']:.4f}, {facts['samples_per_second']:.0f} samples/s")
+    print(train.describe(args.name, scores, facts))
 
 
 if __name__ == "__main__":

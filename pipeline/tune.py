@@ -28,12 +28,11 @@ def main() -> None:
     from rnnops.params.load import load_params
     params = load_params(args.params)  # exits 2 on any problem, before TensorFlow is imported
 
-    from rnnops import atomic
-    from rnnops.data import prepared as prepared_data
+    from rnnops import atomic, tasks
     from rnnops.project import flatten
     from rnnops.stages import tune
     from rnnops.tracking import runs
-    prepared = prepared_data.load(args.prepared)
+    prepared = tasks.get(params.task).part("prepare").load(args.prepared)  # the task's prepared format
     study = tune.open_study(params, prepared, args.worker_index)
     if args.worker:
         tune.work(params, prepared, study, args.parent_run, runs.use_store(prepared.dataset))

@@ -58,8 +58,14 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
 
 
-def make_project(dest: Path) -> Path:
+def make_project(dest: Path, tasks: tuple[str, ...] = ()) -> Path:
+    """A copy of the code and the text classification pipeline; `tasks` adds other tasks'
+    pipeline folders (their dvc.yaml and params.yaml only, e.g. "forecast")."""
     dest.mkdir(parents=True)
+    for task in tasks:
+        (dest / task).mkdir()
+        for name in ("dvc.yaml", "params.yaml"):
+            shutil.copy2(REPO / task / name, dest / task / name)
     for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
                  "Makefile", "scripts", "presets"):
         source = REPO / name
@@ -99,6 +105,33 @@ def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 180) -> N
         except OSError:
             assert time.monotonic() < deadline and server.poll() is None, f"{url} never answered"
             time.sleep(1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """End a server started with start_new_session=True: its whole process group (mlflow and the
+    uvicorn it started), SIGKILL if SIGTERM is not enough."""
+    import signal
+
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def post_json(port: int, body: str, path: str = "/invocations") -> tuple[int, str]:
+    """(status, body text) of a JSON POST to a local server, on a connection of its own."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("POST", path, body.encode(), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 def mlflow_runs(project: Path) -> list:

@@ -5,6 +5,7 @@
     cat reviews.txt | rnnops predict --model models/lstm          # a trained model folder
     rnnops predict --model models:/rnnops-tweets@challenger "..."
     rnnops predict --model winner "..."   # the evaluate stage's winner from the pulled files
+    rnnops forecast --history weeks.csv   # the forecasting champion's next `horizon` values
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
     rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
@@ -37,6 +38,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     predict.add_argument("--serve-uri", action="store_true", help=(
         "print what `mlflow models serve -m` should serve for --model and exit (`make serve`): the "
         "registry alias, or, when the store lacks it, evaluation/model after checking its files"))
+    forecast = commands.add_parser("forecast", help="forecast a series' next values from its history")
+    forecast.add_argument("--history", required=True, help=(
+        "CSV/TSV/Parquet (gzip ok; '-' = CSV on stdin) with the time column and the value columns the "
+        "model was trained on, oldest first, at least `window` rows"))
+    forecast.add_argument("--model", default="champion", help=(
+        "champion or challenger of rnnops-forecast-<series>, winner (forecast/evaluation/model, "
+        "checked against its winner.json), an MLflow model URI or a model folder (default: champion)"))
+    forecast.add_argument("--params", default="forecast/params.yaml", help="the forecasting params (series name)")
+    forecast.add_argument("--json", action="store_true", help="JSON records instead of CSV")
     runs = commands.add_parser("runs", help="the project's MLflow runs")
     runs.add_argument("action", choices=("reap", "urls"), help=(
         "reap: end as KILLED every RUNNING run of this host whose process is gone; "
@@ -155,6 +165,10 @@ def main(argv: list[str] | None = None) -> None:
             return runs_command(args)
         if args.command == "retrain":
             return retrain_command(args)
+        if args.command == "forecast":
+            from rnnops.tasks.forecast.command import forecast_command
+
+            return forecast_command(args)
         from rnnops import predict
 
         needs_dataset = args.model in (*predict.ALIASES, predict.WINNER) or args.model.startswith("@")

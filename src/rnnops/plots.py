@@ -52,14 +52,15 @@ def class_balance(table: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def training_curves(history: pd.DataFrame, path: Path) -> Path:
-    """Loss and accuracy per epoch, train vs validation."""
+def training_curves(history: pd.DataFrame, path: Path, metrics=("loss", "accuracy")) -> Path:
+    """Loss and a second metric (accuracy; MAE for forecasts) per epoch, train vs validation."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, metrics):
         ax.plot(history["epoch"], history[metric], marker="o", label="train")
         ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="validation")
-        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.upper() if len(metric) <= 4 and metric != "loss"
+               else metric.capitalize())
         ax.legend()
     fig.tight_layout()
     return _save(fig, path)
@@ -95,14 +96,14 @@ def roc_curves(table: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def validation_curves(histories: dict[str, pd.DataFrame], path: Path) -> Path:
-    """Validation loss and accuracy per epoch, one line per model."""
+def validation_curves(histories: dict[str, pd.DataFrame], path: Path, second: str = "accuracy") -> Path:
+    """Validation loss and a second metric (accuracy; MAE for forecasts) per epoch, one line per model."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     for name, h in histories.items():
         axes[0].plot(h["epoch"], h["val_loss"], marker=".", label=name)
-        axes[1].plot(h["epoch"], h["val_accuracy"], marker=".", label=name)
-    for ax, title in zip(axes, ("validation loss", "validation accuracy")):
+        axes[1].plot(h["epoch"], h[f"val_{second}"], marker=".", label=name)
+    for ax, title in zip(axes, ("validation loss", f"validation {second}")):
         ax.set(title=title, xlabel="epoch")
     axes[1].legend(fontsize=7, ncol=2)
     return _save(fig, path)
@@ -145,3 +146,57 @@ def study_figures(study, folder: Path) -> dict[str, str]:
             figure.set_size_inches(10, 6)
             _save(figure, folder / f"{name}.png")
     return skipped
+
+
+# --- forecasting ------------------------------------------------------------------------------
+
+SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+
+
+def series_by_split(table: pd.DataFrame, path: Path) -> Path:
+    """The whole series (plots/data/series.csv: time, value, split), coloured by split."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    times = pd.to_datetime(table["time"])
+    for split, colour in SPLIT_COLOURS.items():
+        part = table["split"] == split
+        ax.plot(times[part], table["value"][part], color=colour, linewidth=0.8, label=split)
+    ax.set(xlabel="time", ylabel="value", title="Series by split (chronological; test is last)")
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def forecast_vs_actual(table: pd.DataFrame, path: Path) -> Path:
+    """Test period: actual and each forecast column of plots/evaluate/forecast.csv (one step ahead)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    times = pd.to_datetime(table["time"])
+    ax.plot(times, table["actual"], color="black", linewidth=1.2, label="actual")
+    for column in table.columns.drop(["time", "actual"]):
+        ax.plot(times, table[column], linewidth=0.9, label=column)
+    ax.set(xlabel="time", ylabel="value", title="Test period: actual vs forecast (1 step ahead)")
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def error_per_step(table: pd.DataFrame, metric: str, path: Path) -> Path:
+    """Test error per horizon step (plots/evaluate/per_step.csv: step, candidate, mae, mase, ...)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, rows in table.groupby("candidate", sort=False):
+        ax.plot(rows["step"], rows[metric], marker="o", label=name)
+    ax.set(xlabel="horizon step", ylabel=f"test {metric.upper()}", title=f"Test {metric.upper()} per horizon step")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def residual_histogram(residuals, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(residuals, bins=40, color="#4c72b0")
+    ax.set(xlabel="actual - forecast (all test steps)", ylabel="count", title="Winner's test residuals")
+    fig.tight_layout()
+    return _save(fig, path)

@@ -42,8 +42,8 @@ def load(model: str, dataset: str):
     if model == WINNER:
         return _winner(_winner_record(dataset, required=True))
     if model in ALIASES or model.startswith("@"):
-        uri = _alias_uri(model, dataset)
-        if _registered(uri):
+        uri = alias_uri(model, dataset)
+        if is_registered(uri):
             return _mlflow(uri, hint=True)
         return _winner(_fallback(uri, dataset, "using"))
     if model.startswith(("models:/", "runs:/")) or "://" in model:
@@ -64,8 +64,8 @@ def serve_uri(model: str, dataset: str) -> str:
     when the tracking store has it, else the evaluate stage's evaluation/model folder, once its
     files match the sha256 that evaluation/winner.json records for them."""
     if model in ALIASES or model.startswith("@"):
-        uri = _alias_uri(model, dataset)
-        if _registered(uri):
+        uri = alias_uri(model, dataset)
+        if is_registered(uri):
             return uri
         record = _fallback(uri, dataset, "serving")
     elif model == WINNER:
@@ -75,13 +75,13 @@ def serve_uri(model: str, dataset: str) -> str:
     return str(_checked_model_folder(record))
 
 
-def _alias_uri(alias: str, dataset: str) -> str:
+def alias_uri(alias: str, dataset: str) -> str:
     from rnnops.tracking.registry import registered_model_name
 
     return f"models:/{registered_model_name(dataset)}@{alias.lstrip('@')}"
 
 
-def _registered(uri: str) -> bool:
+def is_registered(uri: str) -> bool:
     """Whether the tracking store has the registered model's alias (`models:/<name>@<alias>`)."""
     import mlflow
 
@@ -189,6 +189,18 @@ def _checked_model_folder(record: dict) -> Path:
 
 def _mlflow(source: str, hint: bool = False, folder: bool = False):
     """Load an MLflow model (URI or local folder) after checking it is one rnnops logged."""
+    model = load_pyfunc(source, hint, folder)
+
+    def predict(texts: list[str]) -> pd.DataFrame:
+        return model.predict(list(texts))
+
+    predict.workdir = model.workdir  # the verified copy stays until the model is dropped
+    return predict
+
+
+def load_pyfunc(source: str, hint: bool = False, folder: bool = False):
+    """Any task's pyfunc (URI or local folder), loaded from a private copy after checking it is one
+    rnnops logged (its manifest); `.workdir` keeps the copy alive as long as the model."""
     import tempfile
 
     import mlflow
@@ -197,7 +209,7 @@ def _mlflow(source: str, hint: bool = False, folder: bool = False):
 
     _use_store()
     # The verified copy is private to this process and is what gets loaded: nothing can change it
-    # between the check and the load. It lives as long as the returned function.
+    # between the check and the load. It lives as long as the returned model.
     workdir = tempfile.TemporaryDirectory(prefix="rnnops-model-")
     local, registered = Path(workdir.name) / "model", None
     try:
@@ -217,12 +229,8 @@ def _mlflow(source: str, hint: bool = False, folder: bool = False):
     except manifest.Untrusted as exc:
         raise ModelRefused(f"{source}: refused: {exc.reason}. Fix: {exc.fix}.") from None
     model = mlflow.pyfunc.load_model(str(local))
-
-    def predict(texts: list[str]) -> pd.DataFrame:
-        return model.predict(list(texts))
-
-    predict.workdir = workdir  # the verified copy stays until the model is dropped
-    return predict
+    model.workdir = workdir
+    return model
 
 
 def _registered_version(uri: str) -> tuple[str, str] | None:

@@ -155,3 +155,34 @@ def test_registry_promotion_both_ways(tmp_path, monkeypatch):
     assert tie["alias"] == "challenger" and tie["reason"] == "does not beat the champion"
     champion = client.get_model_version_by_alias("rnnops-demo", "champion")
     assert str(champion.version) == better["version"] and champion.tags["test.accuracy"] == "0.850000"
+
+
+def test_for_an_error_metric_the_lower_value_becomes_champion(tmp_path, monkeypatch):
+    from rnnops.tracking import registry
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model("rnnops-forecast-demo")
+
+    def new_version():
+        count = len(client.search_model_versions("name='rnnops-forecast-demo'"))
+        source = tmp_path / f"model{count}"
+        source.mkdir()
+        return client.create_model_version("rnnops-forecast-demo", source.as_uri()).version
+
+    first = registry.promote("rnnops-forecast-demo", new_version(), "mase", 0.30, "s", higher_is_better=False)
+    higher = registry.promote("rnnops-forecast-demo", new_version(), "mase", 0.31, "s", higher_is_better=False)
+    lower = registry.promote("rnnops-forecast-demo", new_version(), "mase", 0.29, "s", higher_is_better=False)
+    assert (first["alias"], higher["alias"], lower["alias"]) == ("champion", "challenger", "champion")
+    assert lower["champion_version"] == first["version"] and lower["reason"] == "beats the champion on the same test split"
+
+
+def test_greedy_selection_over_forecasts_with_the_task_s_score():
+    # Forecasts (not probabilities): the task passes minus its error; two members whose errors
+    # cancel make a better ensemble than either alone.
+    y = np.zeros((50, 3))
+    high, low, noisy = y + 1.0, y - 1.0, y + np.random.default_rng(0).normal(0, 3, y.shape)
+    ens = greedy_selection(y, {"high": high, "low": low, "noisy": noisy}, "mae", 10,
+                           score_fn=lambda truth, pred: -float(np.abs(truth - pred).mean()))
+    assert ens.weights == {"high": 0.5, "low": 0.5}

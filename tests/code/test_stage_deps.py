@@ -3,38 +3,54 @@ and no stage imports another stage's module or the model builders for params val
 import pytest
 import yaml
 
-from scripts.stage_deps import REPO, STAGE_SCRIPTS, closure, imported_modules, rewrite
+from scripts.stage_deps import (PIPELINES, REPO, STAGE_SCRIPTS, closure, imported_modules, rewrite,
+                                stage_closure)
 
 
-def code_deps(stage: dict) -> set[str]:
-    """The stage's deps under pipeline/ and src/, folders expanded to their .py files."""
+def code_deps(stage: dict, folder) -> set[str]:
+    """The stage's deps under pipeline/ and src/ (relative to the dvc.yaml's folder), folders
+    expanded to their .py files, as repo-relative paths."""
     body = stage.get("do", stage)
     out: set[str] = set()
     for dep in body["deps"]:
-        path = REPO / dep
-        if not dep.startswith(("pipeline/", "src/")):
+        path = (folder / dep).resolve()
+        if not path.relative_to(REPO).as_posix().startswith(("pipeline/", "src/")):
             continue
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         out |= {f.relative_to(REPO).as_posix() for f in files if "__pycache__" not in f.parts}
     return out
 
 
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
 @pytest.mark.parametrize("stage", sorted(STAGE_SCRIPTS))
-def test_code_deps_are_exactly_the_import_closure(stage):
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    wanted = closure(REPO / "pipeline" / f"{STAGE_SCRIPTS[stage]}.py")
-    listed = code_deps(stages[stage])
+def test_code_deps_are_exactly_the_import_closure(pipeline, stage):
+    stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
+    wanted = stage_closure(stage, PIPELINES[pipeline])
+    listed = code_deps(stages[stage], (REPO / pipeline).parent)
     missing, surplus = sorted(wanted - listed), sorted(listed - wanted)
     assert not missing and not surplus, (
-        f"dvc.yaml stage '{stage}': add to deps {missing}; remove from deps {surplus} "
-        "(its pipeline script imports exactly the former, transitively). "
+        f"{pipeline} stage '{stage}': add to deps {missing}; remove from deps {surplus} "
+        "(its pipeline script imports exactly the former, transitively, for its task). "
         "Fix: python scripts/stage_deps.py --write")
 
 
-def test_every_stage_script_has_a_stage():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_every_stage_script_has_a_stage(pipeline):
+    stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
     assert set(STAGE_SCRIPTS) == set(stages)
     assert {p.stem for p in (REPO / "pipeline").glob("*.py")} == set(STAGE_SCRIPTS.values())
+
+
+def test_a_task_s_stages_do_not_depend_on_another_task_s_modules():
+    for stage in STAGE_SCRIPTS:
+        text = stage_closure(stage, "text_classification")
+        forecast = stage_closure(stage, "forecast")
+        assert not {p for p in text if "/tasks/forecast/" in p}, stage
+        # (the text layers and text pyfunc stay: the shared Keras loader registers every custom
+        # layer, and the shared model logging names the text pyfunc)
+        text_only = {"/data/sources/", "/data/prepared.py", "/stages/prepare.py", "/stages/train.py",
+                     "/stages/evaluate.py", "/stages/report.py"}
+        assert not {p for p in forecast if any(part in p for part in text_only)}, (stage, forecast)
 
 
 def test_rewrite_fixes_a_wrong_list_and_keeps_the_rest():
@@ -48,10 +64,11 @@ def test_rewrite_fixes_a_wrong_list_and_keeps_the_rest():
 
 def test_the_closure_follows_lazy_imports_and_named_modules(tmp_path):
     # the closure is what the test above trusts: check it on known cases
-    prepare = closure(REPO / "pipeline" / "prepare.py")
+    prepare = stage_closure("prepare", "text_classification")
     assert "src/rnnops/data/sources/imdb.py" in prepare          # imported inside load_source()
     assert "src/rnnops/models/bodies.py" not in prepare          # params validation is builder-free
-    assert "src/rnnops/tracking/serving.py" in closure(REPO / "pipeline" / "train.py")  # named
+    assert "src/rnnops/tracking/serving.py" in stage_closure("train", "text_classification")  # named
+    assert "src/rnnops/tasks/forecast/serving.py" in stage_closure("train", "forecast")
     assert "src/rnnops/data/__init__.py" in prepare              # packages on the way count
 
 

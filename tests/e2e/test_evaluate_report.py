@@ -150,7 +150,7 @@ def registry_state(project):
 def evaluate_into(project, out, *extra, env=None):
     """`pipeline/evaluate.py` writing into `out` (the project's outputs stay untouched)."""
     paths = ["--metrics", out / "evaluate.json", "--ensembles", out / "ensembles", "--evaluation", out / "evaluation",
-             "--confusion", out / "confusion.csv", "--roc", out / "roc.csv"]
+             "--plots", out / "plots"]
     return run(["python", "pipeline/evaluate.py", *map(str, paths), *extra], project, env=env)
 
 

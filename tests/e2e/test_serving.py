@@ -2,16 +2,14 @@
 whitespace-only texts), rows that are probability distributions equal to `rnnops predict`, and
 HTTP 400 with a message for a bad payload. The server is always stopped. And the pyfunc itself:
 chunked graph calls equal Keras' predict, and a model that still gives NaN is refused."""
-import http.client
 import json
-import os
-import signal
 import subprocess
 
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, env_for, free_port, make_project, run, wait_for_http, write_params
+from tests.conftest import (BIN, env_for, free_port, make_project, post_json, run, stop_server, wait_for_http,
+                            write_params)
 
 pytestmark = pytest.mark.slow
 MODELS = {"multihot_dense": {"hidden_units": [8]},
@@ -53,22 +51,10 @@ def served(request, trained):
         wait_for_http(f"http://127.0.0.1:{port}/ping", server)
         yield trained, name, port
     finally:  # the whole process group: mlflow and the uvicorn it started
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_server(server)
 
 
-def post(port: int, body: str) -> tuple[int, str]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        connection.request("POST", "/invocations", body.encode(), {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
+post = post_json  # the name the tests below use
 
 
 def test_served_rows_are_strict_json_distributions_equal_to_rnnops_predict(served):

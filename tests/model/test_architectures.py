@@ -4,7 +4,8 @@ probabilities for a text without tokens ("", "   ", all padding)."""
 import numpy as np
 import pytest
 
-from rnnops.models.bodies import BODIES, DatasetSpec, build_model
+from rnnops.models.bodies import DatasetSpec, build_model
+from rnnops.tasks import TASKS
 from rnnops.params.architectures import ARCHITECTURES
 from rnnops.params.schema import TrainParams
 from rnnops.data.batches import as_class_probabilities
@@ -29,7 +30,7 @@ def small_params(name):
 
 
 @pytest.mark.parametrize("num_classes", [2, 4])
-@pytest.mark.parametrize("name", sorted(BODIES))
+@pytest.mark.parametrize("name", sorted(TASKS["text_classification"].bodies))
 def test_architecture_contract(name, num_classes, tmp_path):
     set_determinism(0)
     spec = DatasetSpec(vocab_size=60, num_classes=num_classes, max_len=40)

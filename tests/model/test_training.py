@@ -65,7 +65,7 @@ def test_fit_learns_restores_the_best_epoch_and_is_deterministic(tmp_path):
     first = fit_model("lstm", params, train, spec, arrays, 123)
     second = fit_model("lstm", params, train, spec, arrays, 123)
     assert first.metrics == second.metrics
-    np.testing.assert_array_equal(first.proba["test"], second.proba["test"])
+    np.testing.assert_array_equal(first.predictions["test"], second.predictions["test"])
     assert first.history.drop(columns="learning_rate").equals(second.history.drop(columns="learning_rate"))
     assert first.metrics["test"]["accuracy"] > 0.8  # token 7 is learnable
     assert list(first.history.columns) == ["epoch", "accuracy", "learning_rate", "loss",
@@ -79,7 +79,7 @@ def test_fit_learns_restores_the_best_epoch_and_is_deterministic(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
     reloaded = load_keras_model(tmp_path / "model.keras")
     assert reloaded.count_params() == first.params_count
-    np.testing.assert_array_equal(predict_proba(reloaded, arrays["test"][0], 2), first.proba["test"])
+    np.testing.assert_array_equal(predict_proba(reloaded, arrays["test"][0], 2), first.predictions["test"])
 
 
 @pytest.mark.parametrize("truncation, padding", [("post", "post"), ("pre", "pre"), ("pre", "post")])

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from scripts.stage_deps import STAGE_SCRIPTS, closure
+from scripts.stage_deps import stage_closure
 from tests.conftest import REPO, run
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ def importers(module: str, stage_names: list[str]) -> set[str]:
     out = set()
     for stage in stage_names:
         base = stage.split("@")[0]
-        if module in closure(REPO / "pipeline" / f"{STAGE_SCRIPTS[base]}.py"):
+        if module in stage_closure(base, "text_classification"):
             out.add(stage)
     return out
 

@@ -97,3 +97,14 @@ def labelled(proba: np.ndarray, labels: list[str]):
     frame = pd.DataFrame(proba, columns=labels)
     frame.insert(0, "label", [labels[i] for i in proba.argmax(axis=1)])
     return frame
+
+
+def window_datasets(arrays: dict, batch_size: int, seed: int):
+    """(train, val) datasets of numeric windows (forecasting): fixed shapes, nothing to pad;
+    train shuffled (windows are independent examples; the series itself is never reordered)."""
+    import tensorflow as tf
+
+    (x, y), (x_val, y_val) = arrays["train"], arrays["val"]
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    val = tf.data.Dataset.from_tensor_slices((x_val, y_val))
+    return (train.batch(batch_size).prefetch(tf.data.AUTOTUNE), val.batch(batch_size).prefetch(tf.data.AUTOTUNE))

@@ -2,24 +2,36 @@
 
 Adding an architecture = its params class in `rnnops.params.architectures` (listed in
 ARCHITECTURES) plus a function decorated with @register(name) here, and its block under `models:`
-in params.yaml. Every builder takes (model params, dataset spec) and returns an uncompiled model
-from token ids [batch, time] (0 = padding) to class probabilities: one sigmoid unit for binary
-tasks, a softmax over classes otherwise.
+in params.yaml. Every builder takes (model params, dataset spec) and returns an uncompiled model.
+The spec says what goes in and what comes out, so one body serves every task:
+- in: token ids [batch, time] (0 = padding) through an embedding, or numeric steps
+  [batch, window, features] (forecasting windows; `embedding_dim` does not apply);
+- out: class probabilities (one sigmoid unit for two classes, a softmax otherwise), or `outputs`
+  linear values (a forecast of `horizon` steps).
+Which bodies a task may use is the task's `bodies` list (rnnops.tasks).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
-from rnnops.params.architectures import (ARCHITECTURES, AttentionParams, ModelParams, MultiHotParams,
-                                         RecurrentParams, RnnParams, StackedParams, TransformerParams)
+from rnnops.params.architectures import (ARCHITECTURES, AttentionParams, DenseParams, ModelParams,
+                                         MultiHotParams, RecurrentParams, RnnParams, StackedParams,
+                                         TransformerParams)
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    vocab_size: int
-    num_classes: int
-    max_len: int
+    vocab_size: int       # token inputs: ids 0..vocab_size-1; numeric inputs: 0
+    num_classes: int      # classification head; 0 for a regression head
+    max_len: int          # tokens per text, or steps per window
+    features: int = 0     # numeric values per step; 0 = token ids
+    outputs: int = 0      # regression head width (forecast horizon); 0 = class probabilities
+    anchored: bool = False  # numeric: read the window relative to its last step, forecast the change
+
+    @property
+    def numeric(self) -> bool:
+        return self.features > 0
 
     @classmethod
     def from_json(cls, spec: dict) -> "DatasetSpec":
@@ -46,18 +58,25 @@ def build_model(architecture: str, params: ModelParams, spec: DatasetSpec):
 
 # --- shared pieces ----------------------------------------------------------------------------
 
-def _inputs():
+def _inputs(spec: DatasetSpec):
     import keras
 
+    if spec.numeric:  # a fixed window of past steps, every value real (no padding, no mask)
+        return keras.Input(shape=(spec.max_len, spec.features), dtype="float32", name="window")
     # Variable length: batches are padded to their own longest sequence (see rnnops.data.batches).
     return keras.Input(shape=(None,), dtype="int32", name="token_ids")
 
 
-def _embedded(ids, vocab_size: int, dim: int):
+def _embedded(ids, spec: DatasetSpec, dim: int):
+    """Token ids -> masked embeddings [batch, time, dim]; numeric steps pass through unchanged."""
     import keras
 
+    if spec.numeric:
+        from rnnops.models.layers import CenterOnLast
+
+        return CenterOnLast(name="center_on_last")(ids) if spec.anchored else ids
     # mask_zero: recurrent layers skip padded steps wherever the padding sits.
-    return keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")(ids)
+    return keras.layers.Embedding(spec.vocab_size, dim, mask_zero=True, name="embedding")(ids)
 
 
 def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
@@ -67,7 +86,13 @@ def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
     if p.dense_units:
         x = keras.layers.Dense(p.dense_units, activation="relu")(x)
         x = keras.layers.Dropout(p.dropout)(x)
-    if spec.num_classes == 2:
+    if spec.outputs:  # one value per forecast step, in the scaled units of the target
+        out = keras.layers.Dense(spec.outputs, name="forecast" if not spec.anchored else "change")(x)
+        if spec.anchored:  # the change from the window's last target value, added back
+            from rnnops.models.layers import AddLastValue
+
+            out = AddLastValue(name="forecast")([out, ids])
+    elif spec.num_classes == 2:
         out = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)  # P(class 1)
     else:
         out = keras.layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(x)
@@ -81,8 +106,8 @@ def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=
 
     from rnnops.models.layers import LSTM  # Keras' LSTM with a fused CPU loop
 
-    ids = _inputs()
-    x = _embedded(ids, spec.vocab_size, p.embedding_dim)
+    ids = _inputs(spec)
+    x = _embedded(ids, spec, p.embedding_dim)
     recurrent = LSTM if layer == "LSTM" else getattr(keras.layers, layer)
     cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout, return_sequences=return_sequences)
     return ids, keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
@@ -126,8 +151,8 @@ def rnn(p: RnnParams, spec: DatasetSpec):
 def stacked_lstm(p: StackedParams, spec: DatasetSpec):
     from rnnops.models.layers import LSTM
 
-    ids = _inputs()
-    x = _embedded(ids, spec.vocab_size, p.embedding_dim)
+    ids = _inputs(spec)
+    x = _embedded(ids, spec, p.embedding_dim)
     for i, units in enumerate(p.units):
         last = i == len(p.units) - 1
         # Every layer but the last hands its whole sequence (and the mask) to the next.
@@ -146,10 +171,14 @@ def lstm_attention(p: AttentionParams, spec: DatasetSpec):
 
 @register("transformer")
 def transformer(p: TransformerParams, spec: DatasetSpec):
-    from rnnops.models.layers import MaskedMeanPooling, TokenAndPositionEmbedding, TransformerEncoder
+    from rnnops.models.layers import (MaskedMeanPooling, StepAndPositionEmbedding,
+                                      TokenAndPositionEmbedding, TransformerEncoder)
 
-    ids = _inputs()
-    x = TokenAndPositionEmbedding(spec.vocab_size, spec.max_len, p.embedding_dim)(ids)
+    ids = _inputs(spec)
+    if spec.numeric:  # each step's values projected to the model width, plus its position
+        x = StepAndPositionEmbedding(spec.max_len, p.embedding_dim)(_embedded(ids, spec, p.embedding_dim))
+    else:
+        x = TokenAndPositionEmbedding(spec.vocab_size, spec.max_len, p.embedding_dim)(ids)
     for _ in range(p.blocks):
         x = TransformerEncoder(p.embedding_dim, p.heads, p.ff_dim, p.dropout)(x)
     x = MaskedMeanPooling()(x)  # mean over real tokens; zeros (not 0/0) for a text without any
@@ -162,9 +191,21 @@ def multihot_dense(p: MultiHotParams, spec: DatasetSpec):
 
     from rnnops.models.layers import MultiHot
 
-    ids = _inputs()
+    ids = _inputs(spec)
     x = MultiHot(spec.vocab_size, p.bigram_buckets)(ids)  # bag of words (and pairs): padding plays no part
     for units in p.hidden_units:
         x = keras.layers.Dense(units, activation="relu")(x)
     return _head(ids, x, p, spec, "multihot_dense")
 
+
+
+@register("dense")
+def dense(p: DenseParams, spec: DatasetSpec):
+    """The baseline without recurrence: the flattened window through Dense layers."""
+    import keras
+
+    ids = _inputs(spec)
+    x = keras.layers.Flatten()(_embedded(ids, spec, p.embedding_dim))
+    for units in p.hidden_units:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    return _head(ids, x, p, spec, "dense")

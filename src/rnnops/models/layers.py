@@ -49,6 +49,52 @@ class TokenAndPositionEmbedding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class CenterOnLast(layers.Layer):
+    """[batch, window, features] minus each row's last step: a window seen relative to its latest
+    values, so a trending series looks the same at every level (the levels of a test period above
+    anything in training are no longer out of range)."""
+
+    def call(self, steps):
+        return steps - steps[:, -1:, :]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AddLastValue(layers.Layer):
+    """[change [batch, horizon], window [batch, window, features]] -> change + the window's last
+    target value (feature 0): the head forecasts the change; an all-zero head is the naive forecast."""
+
+    def call(self, inputs):
+        change, steps = inputs
+        return change + steps[:, -1:, 0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StepAndPositionEmbedding(layers.Layer):
+    """Numeric steps [batch, window, features] -> Dense projection to `dim` + learned position
+    embedding (the numeric counterpart of TokenAndPositionEmbedding; no padding, no mask)."""
+
+    def __init__(self, max_len: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_len, self.dim = max_len, dim
+        self.project = layers.Dense(dim)
+        self.positions = layers.Embedding(max_len, dim)
+
+    def build(self, input_shape):
+        self.project.build(input_shape)
+        self.positions.build((None, self.max_len))
+        super().build(input_shape)
+
+    def call(self, steps):
+        return self.project(steps) + self.positions(ops.arange(self.max_len))[None]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformerEncoder(layers.Layer):
     """Post-norm encoder block: self-attention and feed-forward, each with residual + LayerNorm."""
 

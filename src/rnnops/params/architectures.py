@@ -52,6 +52,11 @@ class MultiHotParams(ModelParams):
                                                                   "to the bag; 0 = single words only")
 
 
+class DenseParams(ModelParams):
+    embedding_dim: int = Field(16, ge=2, le=2048, description="embedding width (token inputs only)")
+    hidden_units: list[int] = Field([64], min_length=1, max_length=4, description="Dense widths")
+
+
 # architecture name (the key under `models:`, or its `architecture:` value) -> its params class
 ARCHITECTURES: dict[str, type[ModelParams]] = {
     "simple_rnn": RecurrentParams,
@@ -64,4 +69,5 @@ ARCHITECTURES: dict[str, type[ModelParams]] = {
     "lstm_attention": AttentionParams,
     "transformer": TransformerParams,
     "multihot_dense": MultiHotParams,
+    "dense": DenseParams,
 }

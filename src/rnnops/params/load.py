@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
 
 from rnnops.errors import ParamsError
 from rnnops.params.architectures import ARCHITECTURES, ModelParams
-from rnnops.params.schema import DataParams, EvaluateParams, Strict, TrainParams
+from rnnops.params.schema import DataParams, EvaluateParams, ModelLookup, Strict, TrainParams
 from rnnops.params.search_space import TuneParams, space_errors
 
+DEFAULT_TASK = "text_classification"  # a params file without `task:` (every file before tasks)
 
-class Params(Strict):
+
+class Params(ModelLookup, Strict):
+    """Text classification's params.yaml (the project root's)."""
+
+    task: Literal["text_classification"] = Field(
+        DEFAULT_TASK, description="which task this file configures (text_classification, forecast)")
     seed: int = Field(ge=0, le=2**31 - 1, description="global random seed")
     data: DataParams
     train: TrainParams
@@ -28,14 +34,10 @@ class Params(Strict):
     tune: TuneParams
     evaluate: EvaluateParams
 
-    def model(self, name: str) -> tuple[str, ModelParams]:
-        """(registered architecture, its validated params) of the entry `models.<name>`."""
-        entry = self.models[name]
-        return entry.architecture or name, entry
 
-
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml; raise ParamsError listing every problem."""
+def load_params(path: str | Path = "params.yaml"):
+    """Read and validate a params file; raise ParamsError listing every problem. The `task:` key
+    picks the params class (text classification's `Params` when absent)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: file not found. Fix: run from the project root or pass --params.")
@@ -50,10 +52,11 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections (seed, data, ...), got "
                           f"{type(raw).__name__}. Fix: see the params.yaml in the repository.")
-    params, errors = _validate(raw)
+    task = _task_of(raw, path)
+    params, errors = _validate(raw, task)
     if errors:
         lines = _key_lines(text)
-        problems = [_describe(err, raw, lines) for err in errors]
+        problems = [_describe(err, raw, lines, task.params_class()) for err in errors]
         raise ParamsError(
             f"{path}: {len(problems)} problem(s), nothing was run:\n"
             + "\n".join(f"  - {p}" for p in problems)
@@ -70,7 +73,7 @@ def with_tuned_model(params: Params, source: str | Path) -> Params:
         best = json.loads(Path(source).read_text(encoding="utf-8"))
         block = dict(best["models"]["tuned"])
         model = ARCHITECTURES[block["architecture"]].model_validate(block)
-        train = TrainParams.model_validate({**params.train.model_dump(), **best.get("train", {})})
+        train = type(params.train).model_validate({**params.train.model_dump(), **best.get("train", {})})
     except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
         raise ParamsError(f"{source}: not a valid tuning result ({exc}). "
                           "Fix: rerun the tune stage (`dvc repro tune`).") from None
@@ -79,9 +82,20 @@ def with_tuned_model(params: Params, source: str | Path) -> Params:
 
 # --- error reporting -------------------------------------------------------------------------
 
-def _validate(raw: dict) -> tuple[Params | None, list[dict]]:
-    """Validate the tree; each `models.<name>` block against the params model of its registered
-    architecture (the key, or its `architecture:` value). Returns (params, pydantic-style errors)."""
+def _task_of(raw: dict, path: Path):
+    from rnnops.tasks import TASKS
+
+    name = raw.get("task", DEFAULT_TASK)
+    if name not in TASKS:
+        raise ParamsError(f"{path}: task '{name}' is not a task. Fix: set task: to one of "
+                          f"{', '.join(TASKS)}.")
+    return TASKS[name]
+
+
+def _validate(raw: dict, task) -> tuple[Any, list[dict]]:
+    """Validate the tree against the task's params class; each `models.<name>` block against the
+    params model of its registered architecture (the key, or its `architecture:` value), which the
+    task must allow. Returns (params, pydantic-style errors)."""
     errors: list[dict] = []
     models = raw.get("models")
     if isinstance(models, dict):
@@ -97,31 +111,37 @@ def _validate(raw: dict) -> tuple[Params | None, list[dict]]:
                     f"unknown architecture '{arch}'. Fix: name the block after one of "
                     f"{', '.join(sorted(ARCHITECTURES))}, or add 'architecture: <one of them>'")})
                 continue
+            if arch not in task.bodies:
+                errors.append({"type": "value_error", "loc": ("models", name), "msg": (
+                    f"architecture '{arch}' does not apply to task {task.name}. Fix: use one of "
+                    f"{', '.join(task.bodies)}")})
+                continue
             try:
                 checked[name] = ARCHITECTURES[arch].model_validate(block or {})
             except ValidationError as exc:
                 errors += [{**e, "loc": ("models", name, *e["loc"])} for e in exc.errors()]
         raw = {**raw, "models": checked}
+    root = task.params_class()
     if isinstance(raw.get("tune"), dict):
-        errors += space_errors(raw["tune"])
+        errors += space_errors(raw["tune"], root.model_fields["train"].annotation, task.bodies)
     try:
-        params = Params.model_validate(raw)
+        params = root.model_validate(raw)
     except ValidationError as exc:
         return None, errors + exc.errors()
     return (None if errors else params), errors
 
 
-def _root_for(loc: list[str], raw: dict):
+def _root_for(loc: list[str], raw: dict, params_class):
     """(model to walk, path inside it): the architecture's params model for models.<name>.*."""
     if len(loc) >= 3 and loc[0] == "models":
         block = (raw.get("models") or {}).get(loc[1])
         arch = (block.get("architecture") if isinstance(block, dict) else None) or loc[1]
         if arch in ARCHITECTURES:
             return ARCHITECTURES[arch], loc[2:]
-    return Params, loc
+    return params_class, loc
 
 
-def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
+def _describe(err: dict, raw: dict, lines: dict[str, int], params_class) -> str:
     loc = [str(p) for p in err["loc"]]
     if loc[:2] == ["tune", "space"] and len(loc) > 3 and loc[3] in ("int", "float", "categorical"):
         del loc[3]  # pydantic names the union member; the user wrote `type:` already
@@ -130,7 +150,7 @@ def _describe(err: dict, raw: dict, lines: dict[str, int]) -> str:
     parent = ".".join(loc[:-1])
     line = lines.get(key)
     where = f"{key} (line {line})" if line else key
-    root, inner = _root_for(loc, raw)
+    root, inner = _root_for(loc, raw, params_class)
     field = _field_info(root, inner)
     hint = f" ({field.description})" if field is not None and field.description else ""
     got = f", got {err['input']!r}" if "input" in err and kind != "missing" else ""

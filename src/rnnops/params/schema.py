@@ -15,6 +15,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ModelLookup:
+    """`models.<name>` -> (registered architecture, its params): shared by every task's params."""
+
+    def model(self, name: str):
+        entry = self.models[name]
+        return entry.architecture or name, entry
+
+
 class CsvOptions(Strict):
     """Options for `data.source: csv` (the user's own CSV/TSV/Parquet file, gzip allowed)."""
 
@@ -90,14 +98,21 @@ class ReduceLR(Strict):
     min_lr: float = Field(ge=0.0, le=1.0, description="lower bound of the learning rate")
 
 
-class TrainParams(Strict):
+class BaseTrainParams(Strict):
+    """What every task's `train:` has; a task adds its own keys in a subclass."""
+
     epochs: int = Field(ge=1, le=1000, description="maximum epochs (early stopping may end sooner)")
-    batch_size: int = Field(ge=1, le=8192, description="documents per batch")
+    batch_size: int = Field(ge=1, le=8192, description="examples per batch")
     optimizer: Literal["adam", "rmsprop", "sgd"] = Field(description="optimizer")
     learning_rate: float = Field(gt=0.0, le=10.0, description="initial learning rate")
     clipnorm: float | None = Field(gt=0.0, description="gradient clipping by norm; null = off")
     early_stopping: EarlyStopping
     reduce_lr: ReduceLR
+
+
+class TrainParams(BaseTrainParams):
+    """Text classification's `train:` (field order kept: MLflow params and run.json list them so)."""
+
     class_weight: Literal["none", "balanced"] = Field(description="loss weights per class")
     length_buckets: int = Field(ge=1, le=64, description=(
         "batches group documents of similar length into this many buckets and pad each batch to "

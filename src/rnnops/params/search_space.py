@@ -118,12 +118,13 @@ class TuneParams(Strict):
         return self
 
 
-def space_errors(tune: dict) -> list[dict]:
-    """Pydantic-style errors for space keys and ranges that do not fit their target field."""
+def space_errors(tune: dict, train_class=TrainParams, bodies=tuple(ARCHITECTURES)) -> list[dict]:
+    """Pydantic-style errors for space keys and ranges that do not fit their target field
+    (`train_class`: the task's train params; `bodies`: the architectures the task allows)."""
     arch = tune.get("architecture")
-    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+    if not isinstance(arch, str) or arch not in ARCHITECTURES or arch not in bodies:
         return [{"type": "value_error", "loc": ("tune", "architecture"), "msg": (
-            f"unknown architecture '{arch}'. Fix: use one of {', '.join(sorted(ARCHITECTURES))}")}]
+            f"unknown architecture '{arch}'. Fix: use one of {', '.join(sorted(bodies))}")}]
     model_cls = ARCHITECTURES[arch]
     errors = []
     base, space = tune.get("base") or {}, tune.get("space") or {}
@@ -133,17 +134,18 @@ def space_errors(tune: dict) -> list[dict]:
         model_cls.model_validate(base)
     except ValidationError as exc:
         errors += [{**e, "loc": ("tune", "base", *e["loc"])} for e in exc.errors()]
-    train_fields = TrainParams.model_fields
+    train_fields = train_class.model_fields
+    tunable_train = [k for k in TUNABLE_TRAIN_KEYS if k in train_fields]
     for key, dim in space.items():
         section, _, field = key.partition(".")
         loc = ("tune", "space", key)
         if section == "model" and field in model_cls.model_fields and field != "architecture":
             target = model_cls
-        elif section == "train" and field in TUNABLE_TRAIN_KEYS:
+        elif section == "train" and field in tunable_train:
             target = None
         else:
             known = [f"model.{f}" for f in model_cls.model_fields if f != "architecture"] + \
-                    [f"train.{f}" for f in TUNABLE_TRAIN_KEYS]
+                    [f"train.{f}" for f in tunable_train]
             errors.append({"type": "value_error", "loc": loc, "msg": (
                 f"'{key}' is not a tunable key of architecture '{arch}'. Fix: use one of {', '.join(known)}")})
             continue

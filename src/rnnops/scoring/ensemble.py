@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -35,19 +36,22 @@ def soft_vote(members: list[str]) -> Ensemble:
 
 
 def greedy_selection(y_val: np.ndarray, val_proba: dict[str, np.ndarray], metric: str,
-                     max_size: int) -> Ensemble:
-    """Caruana's forward selection with replacement on validation probabilities only.
+                     max_size: int, score_fn: Callable[[np.ndarray, np.ndarray], float] | None = None) -> Ensemble:
+    """Caruana's forward selection with replacement on validation predictions only: class
+    probabilities scored by `metric`, or any predictions scored by `score_fn` (higher is better;
+    forecasts pass minus their error).
 
     Ties go to the member listed first (the given order), so the result is deterministic.
     """
+    rate = score_fn or (lambda y, p: score(y, p, metric))
     names = list(val_proba)
     counts = dict.fromkeys(names, 0)
-    first = max(names, key=lambda m: score(y_val, val_proba[m], metric))
+    first = max(names, key=lambda m: rate(y_val, val_proba[m]))
     counts[first] = 1
     total = val_proba[first].copy()
-    best_score, best_counts = score(y_val, total, metric), dict(counts)
+    best_score, best_counts = rate(y_val, total), dict(counts)
     for size in range(2, max_size + 1):
-        candidates = [(score(y_val, (total + val_proba[m]) / size, metric), -i, m)
+        candidates = [(rate(y_val, (total + val_proba[m]) / size), -i, m)
                       for i, m in enumerate(names)]
         value, _, chosen = max(candidates)
         counts[chosen] += 1

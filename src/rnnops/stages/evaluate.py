@@ -213,8 +213,6 @@ def log_to_mlflow(evaluation: Evaluation, labels: list[str], y_test: np.ndarray,
 def register(params, prepared: PreparedData, result: Evaluation) -> dict:
     """Log the winner as a raw-text model, register it, move `champion` or set `challenger`.
     The returned decision carries what `registry.rollback` needs to undo it."""
-    import mlflow
-
     from rnnops.tracking import registry
 
     name = registry.registered_model_name(prepared.dataset)
@@ -223,7 +221,45 @@ def register(params, prepared: PreparedData, result: Evaluation) -> dict:
     metric = params.evaluate.promote_metric
     value = result.scores[result.winner.name]["test"][metric]
     decision = registry.promote(name, str(info.registered_model_version), metric, value, result.split_sha256)
-    mlflow.set_tags({f"registry.{k}": str(v) for k, v in decision.items() if k != "previous_aliases"})
-    run = mlflow.active_run().info
-    return {**decision, "model_uri": info.model_uri, "winner": result.winner.name,
-            "run_id": run.run_id, "experiment_id": run.experiment_id}
+    return registry.recorded(decision, info.model_uri, result.winner.name)
+
+
+def run(params, prepared: PreparedData, result: Evaluation, models_dir: Path, metrics_path: Path,
+        ensembles_dir: Path, evaluation_dir: Path, plots_dir: Path) -> dict:
+    """Write every output (metrics/evaluate.json, metrics/ensembles/, evaluation/, the plot tables
+    in plots/evaluate/) atomically, log them, and register the winner; returns the registry
+    decision ({} when the registry is off). The registry changes only together with the outputs."""
+    from rnnops import atomic, faults
+    from rnnops.tracking import registry
+
+    metrics = summary(result.scores, result.winner.name, params.evaluate.promote_metric, result.split_sha256)
+    winner = winner_record(result, models_dir, prepared.label_names, params.evaluate.metric)
+    y_test = prepared.arrays["test"][1]
+    with registry.undone_on_failure() as decision:
+        outputs = (metrics_path, ensembles_dir, evaluation_dir, plots_dir)
+        with atomic.staged_outputs(*outputs) as (metrics_tmp, ensembles, folder, plots):
+            for directory in (folder, ensembles, plots):
+                directory.mkdir()
+            metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+            for name, scores in ensemble_scores(result.scores).items():
+                (ensembles / f"{name}.json").write_text(json.dumps(scores, indent=2) + "\n")
+            winner["model"] = save_model(result, prepared.directory / "labels.json", folder / "model",
+                                         evaluation_dir / "model")
+            (folder / "winner.json").write_text(json.dumps(winner, indent=2) + "\n")
+            (folder / "details.json").write_text(json.dumps(result.scores, indent=2) + "\n")
+            confusion, roc = plots / "confusion.csv", plots / "roc.csv"
+            plot_tables(y_test, result.test_proba, prepared.label_names, confusion, roc)
+            log_to_mlflow(result, prepared.label_names, y_test, roc,
+                          [metrics_tmp, folder / "winner.json", folder / "details.json", confusion, roc])
+            if params.evaluate.registry:
+                decision.update(register(params, prepared, result))
+                faults.point("evaluate.after_register")
+            shown = {k: v for k, v in decision.items() if k != "previous_aliases"}
+            (folder / "registry.json").write_text(json.dumps(shown, indent=2) + "\n")
+    return dict(decision)
+
+
+def describe(result: Evaluation, decision: dict) -> str:
+    test = result.scores[result.winner.name]["test"]
+    return (f"evaluate: winner {result.winner.name} {result.winner.weights}: test accuracy "
+            f"{round(test['accuracy'], 5):.4f}, macro-F1 {round(test['macro_f1'], 5):.4f}")

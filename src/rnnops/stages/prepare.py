@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from rnnops.data import vectorize
-from rnnops.data.prepared import SPLITS, PreparedData
-from rnnops.data.sources import load_source
+from rnnops.data.prepared import SPLITS, PreparedData, load  # noqa: F401 - load: the task's reader
+from rnnops.data.sources import dataset_name, load_source
 from rnnops.data.splits import make_splits, subsample
 from rnnops.data.validation import check_classes, clean
 from rnnops.params.load import Params
@@ -26,6 +26,20 @@ class Prepared:
     origin: str                        # where they were read from
     stats: dict                        # data/stats.json (facts about the data; not a DVC metric)
     plots: dict[str, pd.DataFrame]     # plots/data/*.csv
+
+
+def experiment_key(params: Params) -> str:
+    """The dataset's name in MLflow (experiment rnnops-<key>) before anything is prepared."""
+    return dataset_name(params.data)
+
+
+def run_params(params: Params) -> dict:
+    return {"seed": params.seed, "data": params.data.model_dump()}
+
+
+def describe(prep: Prepared, out: Path) -> str:
+    return (f"{prep.data.dataset}: {prep.stats['size']}, {prep.data.spec['num_classes']} classes, "
+            f"vocabulary {prep.data.spec['vocab_size']} -> {out}")
 
 
 def prepare(params: Params) -> Prepared:

@@ -6,7 +6,6 @@ differ between runs.
 """
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from rnnops import plots
+from rnnops.report_html import closing_sections, html
+
+
+# flag of pipeline/report.py -> default path (dvc.yaml passes every one)
+INPUTS = {"data-stats": "data/stats.json", "prepared": "data/prepared", "train-metrics": "metrics/train",
+          "models": "models", "histories": "plots/train", "evaluate-metrics": "metrics/evaluate.json",
+          "evaluation": "evaluation", "roc": "plots/evaluate/roc.csv", "tune-summary": "tuning/study.json",
+          "best": "tuning/best_params.json"}
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,10 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def collect(paths: ReportInputs, names: list[str]) -> dict:
-    """Everything the report shows, from the pipeline's outputs."""
+def collect(paths: ReportInputs | dict, names: list[str]) -> dict:
+    """Everything the report shows, from the pipeline's outputs (paths: INPUTS' keys with _)."""
+    if isinstance(paths, dict):
+        paths = ReportInputs(**paths)
     return {
         "data": _read(paths.data_stats),
         "spec": _read(paths.prepared / "spec.json"),
@@ -124,35 +133,23 @@ def markdown(inputs: dict, figs: dict[str, Path], base: Path) -> str:
     lines += ["", f"Winner on {chosen['selection_metric']}: **{winner}** (test accuracy "
               f"{ev['test']['accuracy']:.4f}, macro-F1 {ev['test']['macro_f1']:.4f}). "
               f"The raw-text model reproduces it exactly: {chosen['end_to_end']['predictions_identical']}.", ""]
-    if inputs["registry"]:
-        r = inputs["registry"]
-        lines += [f"Registry: `{r['name']}` version {r['version']} is `@{r['alias']}` ({r['reason']}).", ""]
-    if inputs["tune"]:
-        t, best = inputs["tune"], inputs["best"]
-        lines += ["## Tuning", "", f"- study `{t['study']}`: best {t['metric']} {t['best_value']:.4f} "
-                  f"(trial {t['best_trial']}); trials {t['trials']}; {t['epochs_spent']} epochs",
-                  f"- winner: `{json.dumps(best.get('models', {}).get('tuned', {}))}`, train "
-                  f"`{json.dumps(best.get('train', {}))}`", ""]
-    lines += ["## Figures", ""]
-    for title, key in (("Training curves", "curves"), ("Comparison", "comparison"),
-                       ("Confusion matrix", "confusion"), ("ROC", "roc")):
-        lines += [f"### {title}", "", f"![{title}]({figs[key].relative_to(base).as_posix()})", ""]
+    lines += closing_sections(inputs, [(title, figs[key]) for title, key in (("Training curves", "curves"), ("Comparison", "comparison"),
+                       ("Confusion matrix", "confusion"), ("ROC", "roc"))], base)
     return "\n".join(lines)
 
 
-def html(markdown_text: str, base: Path) -> str:
-    """Self-contained HTML: the figures inlined as data URIs."""
-    from markdown_it import MarkdownIt
+def experiment_key(inputs: dict) -> str:
+    return inputs["spec"]["dataset"]
 
-    body = MarkdownIt("commonmark").enable("table").render(markdown_text)
-    for png in sorted(base.rglob("*.png")):
-        data = base64.b64encode(png.read_bytes()).decode()
-        body = body.replace(f'src="{png.relative_to(base).as_posix()}"', f'src="data:image/png;base64,{data}"')
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "img{max-width:100%}")
-    return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>rnnops report</title>" \
-           f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+
+def write(inputs: dict, out: Path, curves_path: Path) -> None:
+    """reports/report.md with its figures, report.html, and plots/curves.csv, into the (temporary)
+    paths given."""
+    curves(inputs).to_csv(curves_path, index=False, float_format="%.6g")
+    figs = figures(inputs, out / "figures")
+    text = markdown(inputs, figs, out)
+    (out / "report.md").write_text(text + "\n", encoding="utf-8")
+    (out / "report.html").write_text(html(text, out), encoding="utf-8")
 
 
 def log_to_mlflow(inputs: dict, folder: Path) -> None:

@@ -13,7 +13,7 @@ from rnnops.models.keras_io import save_keras
 from rnnops.models.text_model import text_model
 from rnnops.params.load import Params
 from rnnops.project import flatten, sha256_file
-from rnnops.training.fit import FitResult, fit_model
+from rnnops.training.fit import FitResult, facts, fit_model, history_by_epoch  # noqa: F401 - facts: a part
 
 
 def run_params(params: Params, name: str, prepared: PreparedData) -> dict:
@@ -25,28 +25,32 @@ def run_params(params: Params, name: str, prepared: PreparedData) -> dict:
     return flatten(tree)
 
 
+def fit_inputs(params: Params, prepared: PreparedData):
+    """What the shared loop (rnnops.training.fit) needs: (DatasetSpec, arrays, scorer); class
+    probabilities are scored by the loop itself (scorer None)."""
+    return DatasetSpec.from_json(prepared.spec), prepared.arrays, None
+
+
 def train(params: Params, name: str, prepared: PreparedData) -> FitResult:
     """Fit `models.<name>`: the model with its best epoch's weights, in memory."""
     arch, model_params = params.model(name)
-    return fit_model(arch, model_params, params.train, DatasetSpec.from_json(prepared.spec),
-                     prepared.arrays, params.seed)
+    spec, arrays, scorer = fit_inputs(params, prepared)
+    return fit_model(arch, model_params, params.train, spec, arrays, params.seed, scorer=scorer)
+
+
+def tags(prepared: PreparedData) -> dict:
+    return {"data.sha256": prepared.spec["source_sha256"]}
+
+
+def describe(name: str, scores: dict, facts: dict) -> str:
+    return (f"train@{name}: val accuracy {scores['val']['accuracy']:.4f}, test accuracy "
+            f"{scores['test']['accuracy']:.4f}, {facts['samples_per_second']:.0f} samples/s")
 
 
 def scores(result) -> dict:
     """metrics/train/<name>.json: model quality only (what `dvc metrics diff` compares); the
     same keys as every metrics file, so `dvc metrics show` is one short table."""
     return {split: {k: round(v, 5) for k, v in result.metrics[split].items()} for split in ("val", "test")}
-
-
-def facts(name: str, arch: str, result) -> dict:
-    """What the run was (names, epochs, size, timings): in run.json and MLflow, not a DVC metric,
-    so a retrain with the same results shows an empty `dvc metrics diff`."""
-    return {
-        "model": name, "architecture": arch, "best_epoch": result.best_epoch,
-        "epochs_run": int(len(result.history)), "params_count": result.params_count,
-        "train_seconds": round(result.seconds, 2),
-        "samples_per_second": round(result.samples_per_second, 1),
-    }
 
 
 def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: Path, metrics_path: Path,
@@ -58,16 +62,10 @@ def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: P
     save_keras(text_model(result.model, prepared.spec, prepared.vocabulary), model_dir / "text_model.keras")
     # The class names travel with the models, so a model folder is self-describing.
     (model_dir / "labels.json").write_text(json.dumps(prepared.label_names) + "\n")
-    np.savez(model_dir / "probabilities.npz", val=result.proba["val"], test=result.proba["test"],
+    np.savez(model_dir / "probabilities.npz", val=result.predictions["val"], test=result.predictions["test"],
              y_val=prepared.arrays["val"][1], y_test=prepared.arrays["test"][1])
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     history_by_epoch(result).to_csv(plot_path, index=False, float_format="%.6g")
-
-
-def history_by_epoch(result: FitResult):
-    history = result.history.copy()
-    history["epoch"] = history["epoch"] + 1  # Keras counts from 0; people count from 1
-    return history
 
 
 def log_to_mlflow(result, prepared: PreparedData, metrics: dict, training: dict, model_dir: Path,
@@ -85,7 +83,7 @@ def log_to_mlflow(result, prepared: PreparedData, metrics: dict, training: dict,
     log_metrics_tree({**metrics, **{k: v for k, v in training.items() if k not in ("model", "architecture")}})
     with tempfile.TemporaryDirectory() as tmp:
         plots.training_curves(history_by_epoch(result), Path(tmp) / "training_curves.png")
-        plots.confusion_matrix(confusion(prepared.arrays["test"][1], result.proba["test"]),
+        plots.confusion_matrix(confusion(prepared.arrays["test"][1], result.predictions["test"]),
                                prepared.label_names, Path(tmp) / "confusion_matrix_test.png")
         mlflow.log_artifacts(tmp, "plots")
     mlflow.log_artifact(str(plot_path), "history")

@@ -16,9 +16,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from rnnops.data.prepared import PreparedData
 from rnnops.errors import RnnopsError
-from rnnops.models.bodies import DatasetSpec
 from rnnops.params import search_space
 from rnnops.params.architectures import ARCHITECTURES
 from rnnops.params.load import Params
@@ -28,7 +26,10 @@ from rnnops.training import study as tuning
 from rnnops.training.callbacks import ValMacroF1
 from rnnops.training.fit import fit_model
 
-METRIC_KEYS = {"val_accuracy": "accuracy", "val_macro_f1": "macro_f1", "val_loss": "loss"}
+# tune.metric -> the key of FitResult.metrics["val"] a trial returns (forecasting: the scaled
+# loss and MAE Keras reports per epoch, so pruning and the final value share one scale)
+METRIC_KEYS = {"val_accuracy": "accuracy", "val_macro_f1": "macro_f1", "val_loss": "loss",
+               "val_mae": "mae_scaled"}
 
 
 def trial_config(params: Params, overrides: dict):
@@ -58,8 +59,10 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
     """The function Optuna calls per trial: train through fit_model, report each epoch."""
     import mlflow
 
+    from rnnops import tasks
+
     tune = params.tune
-    spec = DatasetSpec.from_json(prepared.spec)
+    spec, arrays, scorer = tasks.get(params.task).part("train").fit_inputs(params, prepared)
 
     def objective(trial: optuna.Trial) -> float:
         study = trial.study
@@ -76,13 +79,13 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
         try:
             mlflow.log_params({"trial": trial.number, "architecture": arch,
                                **flatten(overrides)})
-            callbacks = [ValMacroF1(prepared.arrays["val"], spec.num_classes)] \
+            callbacks = [ValMacroF1(arrays["val"], spec.num_classes)] \
                 if tune.metric == "val_macro_f1" else []
             callbacks.append(epoch_pruning_callback(trial, tune.metric))  # reports, may prune
             with tuning.Heartbeat(study, trial, tune.heartbeat_interval):
-                result = fit_model(arch, model_params, train, spec, prepared.arrays, params.seed,
+                result = fit_model(arch, model_params, train, spec, arrays, params.seed,
                                    extra_callbacks=callbacks, epochs=tune.epochs_per_trial,
-                                   evaluate_splits=("val",), verbose=0)
+                                   evaluate_splits=("val",), verbose=0, scorer=scorer)
             value = result.metrics["val"][METRIC_KEYS[tune.metric]]
             mlflow.log_metric(f"final_{tune.metric}", value)
             state, status = "complete", "FINISHED"
@@ -102,7 +105,7 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
     return objective
 
 
-def fingerprint(prepared: PreparedData) -> str:
+def fingerprint(prepared) -> str:
     """<dataset>:<sha256 of spec.json>: which prepared data a study's trials saw."""
     import hashlib
 
@@ -110,21 +113,21 @@ def fingerprint(prepared: PreparedData) -> str:
     return f"{prepared.dataset}:{digest}"
 
 
-def open_study(params: Params, prepared: PreparedData, worker: int = 0) -> optuna.Study:
+def open_study(params: Params, prepared, worker: int = 0) -> optuna.Study:
     """The stage's study: same data, space and settings -> same study, resumed."""
     storage = tuning.open_storage(params.tune, project_root())
     name = tuning.study_name(params, fingerprint(prepared))
     return tuning.open_study(params, name, storage, worker)
 
 
-def work(params: Params, prepared: PreparedData, study: optuna.Study, parent_run: str | None,
+def work(params: Params, prepared, study: optuna.Study, parent_run: str | None,
          experiment_id: str) -> None:
     """Run trials of the study in this process until it has n_trials finished ones."""
     objective = make_objective(params, prepared, parent_run, experiment_id)
     tuning.run_worker(study, objective, params.tune, progress(study, params.tune.n_trials))
 
 
-def run_trials(params: Params, prepared: PreparedData, study: optuna.Study, run, workers: int,
+def run_trials(params: Params, prepared, study: optuna.Study, run, workers: int,
                worker_cmd: list[str]) -> None:
     """workers-1 extra processes (`worker_cmd --worker`) plus this one on the study, nested under
     the stage's MLflow `run`; a worker that fails fails the stage."""

@@ -27,12 +27,12 @@ def save_model(model, path, validate_serving_input=True, **kwargs):
     return mlflow.keras.save_model(model, path, **kwargs)
 
 
-def requirements() -> list[str]:
+def requirements(extra: tuple[str, ...] = ()) -> list[str]:
     """The serving requirements, pinned to what is installed. Given explicitly because MLflow's
     inference starts a subprocess that imports the model (about 5 s per model)."""
     from importlib.metadata import version
 
-    packages = ("tensorflow-cpu", "keras", "mlflow", "numpy", "pandas", "scikit-learn")
+    packages = ("tensorflow-cpu", "keras", "mlflow", "numpy", "pandas", "scikit-learn", *extra)
     return [f"{name}=={version(name)}" for name in packages]
 
 
@@ -62,13 +62,7 @@ def log_raw_text_model(artifacts: dict[str, str], name: str, example=None, regis
     """A raw-text pyfunc from code (rnnops/serving.py) over `artifacts`: labels plus one text
     model, or an ensemble (see serving.TextClassifier); optionally registered, after its
     manifest is recorded (so no registered version lacks one)."""
-    import mlflow
-
-    info = mlflow.pyfunc.log_model(name=name, **_raw_text_model(artifacts, example))
-    manifest.record(info)
-    if registered_model_name is not None:
-        info.registered_model_version = mlflow.register_model(info.model_uri, registered_model_name).version
-    return info
+    return log_pyfunc(_raw_text_model(artifacts, example), name, registered_model_name)
 
 
 def save_raw_text_model(artifacts: dict[str, str], path, example=None) -> None:
@@ -81,12 +75,30 @@ def save_raw_text_model(artifacts: dict[str, str], path, example=None) -> None:
 
 def _raw_text_model(artifacts: dict[str, str], example=None) -> dict:
     """mlflow.pyfunc's arguments for the raw-text model from code over `artifacts`."""
+    return pyfunc_from_code(SERVING_MODULE, artifacts,
+                            example or ["what a wonderful film", "a dull, lifeless plot"])
+
+
+def pyfunc_from_code(module: str, artifacts: dict[str, str], example, extra_requirements=()) -> dict:
+    """mlflow.pyfunc's arguments for a task's pyfunc logged as code (`module` calls
+    mlflow.models.set_model) over `artifacts`."""
     from importlib.util import find_spec
     from pathlib import Path
 
     package = Path(__file__).parents[1]
     # code_paths ships the rnnops package inside the model: a fresh environment with the pinned
     # requirements can serve it without installing this project.
-    return {"python_model": find_spec(SERVING_MODULE).origin, "code_paths": [str(package)],
-            "artifacts": artifacts, "pip_requirements": requirements(),
-            "input_example": example or ["what a wonderful film", "a dull, lifeless plot"]}
+    return {"python_model": find_spec(module).origin, "code_paths": [str(package)],
+            "artifacts": artifacts, "pip_requirements": requirements(tuple(extra_requirements)),
+            "input_example": example}
+
+
+def log_pyfunc(arguments: dict, name: str, registered_model_name=None):
+    """Log a pyfunc (arguments from `pyfunc_from_code`) with its manifest; optionally registered."""
+    import mlflow
+
+    info = mlflow.pyfunc.log_model(name=name, **arguments)
+    manifest.record(info)
+    if registered_model_name is not None:
+        info.registered_model_version = mlflow.register_model(info.model_uri, registered_model_name).version
+    return info

@@ -57,8 +57,10 @@ def _winner_artifacts(weights: dict[str, float], model_dirs: dict[str, Path], la
         yield artifacts
 
 
-def promote(name: str, version: str, metric: str, value: float, split_sha256: str) -> dict:
-    """Set `champion` or `challenger` on `version`; returns the decision and both numbers."""
+def promote(name: str, version: str, metric: str, value: float, split_sha256: str,
+            higher_is_better: bool = True) -> dict:
+    """Set `champion` or `challenger` on `version`; returns the decision and both numbers
+    (`higher_is_better` False for errors such as MASE: the champion is the lower)."""
     import mlflow
 
     client = mlflow.MlflowClient()
@@ -79,7 +81,7 @@ def promote(name: str, version: str, metric: str, value: float, split_sha256: st
         decision.update(champion_version=str(current.version), champion_value=None if old is None else float(old))
         if current.tags.get("test_split.sha256") != split_sha256:
             alias, reason = CHALLENGER, "the champion was scored on another test split"
-        elif old is None or float(stored) > float(old):
+        elif old is None or (float(stored) > float(old) if higher_is_better else float(stored) < float(old)):
             alias, reason = CHAMPION, "beats the champion on the same test split"
         else:
             alias, reason = CHALLENGER, "does not beat the champion"
@@ -95,6 +97,30 @@ def _version_of(client, name: str, alias: str) -> str | None:
         return str(client.get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def recorded(decision: dict, model_uri: str, winner: str) -> dict:
+    """Tag the active (evaluate) run with `promote`'s decision; returns the decision as the
+    stage keeps it (evaluation/registry.json, and what `rollback` needs)."""
+    import mlflow
+
+    mlflow.set_tags({f"registry.{k}": str(v) for k, v in decision.items() if k != "previous_aliases"})
+    run = mlflow.active_run().info
+    return {**decision, "model_uri": model_uri, "winner": winner, "run_id": run.run_id,
+            "experiment_id": run.experiment_id}
+
+
+@contextlib.contextmanager
+def undone_on_failure():
+    """Yields a dict the evaluate stage fills with `promote`'s decision; if anything fails after
+    that (writing, committing the outputs), the registration is rolled back."""
+    decision: dict = {}
+    try:
+        yield decision
+    except BaseException:
+        if decision:
+            rollback(decision)
+        raise
 
 
 def rollback(decision: dict) -> None:

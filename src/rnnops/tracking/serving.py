@@ -86,3 +86,4 @@ def _check_finite(proba) -> None:
 
 
 mlflow.models.set_model(TextClassifier())
+PYFUNC = TextClassifier  # the pyfunc class of the text classification task (rnnops.tasks)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rnnops.data.batches import fit_datasets, predict_proba
+from typing import Callable
+
+from rnnops.data.batches import fit_datasets, predict_proba, window_datasets
 from rnnops.errors import DataError
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ModelParams
-from rnnops.params.schema import TrainParams
+from rnnops.params.schema import BaseTrainParams, TrainParams
 from rnnops.project import higher_is_better
 from rnnops.scoring.metrics import classification_metrics
 from rnnops.training import callbacks
@@ -31,8 +33,8 @@ class FitResult:
     seconds: float
     samples_per_second: float
     params_count: int
-    proba: dict[str, np.ndarray]   # split -> class probabilities [n, classes]
-    metrics: dict[str, dict[str, float]]  # split -> accuracy, macro_f1, loss
+    predictions: dict[str, np.ndarray]  # split -> class probabilities [n, classes], or forecasts [n, horizon]
+    metrics: dict[str, dict[str, float]]  # split -> the task's scores (accuracy, macro_f1, loss; mae, ...)
 
 
 def set_determinism(seed: int) -> None:
@@ -52,6 +54,10 @@ def compile_model(model, spec: DatasetSpec, train: TrainParams) -> None:
                   "sgd": keras.optimizers.SGD}
     extra = {"clipnorm": train.clipnorm} if train.clipnorm else {}
     optimizer = optimizers[train.optimizer](learning_rate=train.learning_rate, **extra)
+    if spec.outputs:  # regression (forecasts): squared error, as the notes train it
+        model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
+                      metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
+        return
     if spec.num_classes == 2:
         loss, accuracy = keras.losses.BinaryCrossentropy(), keras.metrics.BinaryAccuracy(name="accuracy")
     else:
@@ -69,36 +75,50 @@ def class_weights(y: np.ndarray, num_classes: int, mode: str) -> dict[int, float
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def fit_model(architecture: str, model_params: ModelParams, train: TrainParams, spec: DatasetSpec,
+def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainParams, spec: DatasetSpec,
               arrays: dict[str, tuple[np.ndarray, np.ndarray]], seed: int,
               extra_callbacks: list | None = None, epochs: int | None = None,
-              evaluate_splits=("val", "test"), verbose: int | None = None) -> FitResult:
+              evaluate_splits=("val", "test"), verbose: int | None = None,
+              scorer: Callable[[str, np.ndarray, np.ndarray], dict] | None = None) -> FitResult:
     """Build, compile and fit; returns the best-epoch model (early stopping restores its weights
-    in memory) and its metrics. Nothing is written: the caller saves the model and history once."""
+    in memory) and its metrics. Nothing is written: the caller saves the model and history once.
+
+    Token inputs (text) are batched by length and scored as class probabilities; numeric windows
+    (forecasting) are plain shuffled batches, scored by the task's `scorer(split, y, predictions)`
+    (which knows the series' units)."""
     # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
-    check_token_ids(arrays, spec)
+    if not spec.numeric:
+        check_token_ids(arrays, spec)
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     compile_model(model, spec, train)
     y_train = arrays["train"][1]
-    train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
+    if spec.numeric:
+        train_ds, val_ds = window_datasets(arrays, train.batch_size, seed)
+    else:
+        train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
     cbs = callbacks.standard(train) + list(extra_callbacks or [])
     # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
     fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs or train.epochs, callbacks=cbs,
-                       class_weight=class_weights(y_train, spec.num_classes, train.class_weight),
-                       verbose=verbose)
+                       class_weight=None if spec.numeric else
+                       class_weights(y_train, spec.num_classes, train.class_weight), verbose=verbose)
     seconds = time.perf_counter() - start
     history = history_table(fitted.history)
     monitor = train.early_stopping.monitor
     best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
-    proba = {s: predict_proba(model, arrays[s][0], spec.num_classes) for s in evaluate_splits}
-    metrics = {s: classification_metrics(arrays[s][1], proba[s]) for s in evaluate_splits}
+    if spec.numeric:
+        predictions = {s: model.predict(arrays[s][0], batch_size=512, verbose=0).astype(np.float64)
+                       for s in evaluate_splits}
+        metrics = {s: scorer(s, arrays[s][1], predictions[s]) for s in evaluate_splits}
+    else:
+        predictions = {s: predict_proba(model, arrays[s][0], spec.num_classes) for s in evaluate_splits}
+        metrics = {s: classification_metrics(arrays[s][1], predictions[s]) for s in evaluate_splits}
     return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
-                     int(model.count_params()), proba, metrics)
+                     int(model.count_params()), predictions, metrics)
 
 
 def check_token_ids(arrays: dict[str, tuple[np.ndarray, np.ndarray]], spec: DatasetSpec) -> None:
@@ -115,3 +135,20 @@ def history_table(logs: dict[str, list[float]]) -> pd.DataFrame:
     values in name order (loss, accuracy, val_*, learning_rate)."""
     epochs = len(next(iter(logs.values()), []))
     return pd.DataFrame({"epoch": range(epochs), **{k: logs[k] for k in sorted(logs)}})
+
+
+def facts(name: str, arch: str, result: FitResult) -> dict:
+    """What the run was (names, epochs, size, timings): in run.json and MLflow, not a DVC metric,
+    so a retrain with the same results shows an empty `dvc metrics diff`."""
+    return {
+        "model": name, "architecture": arch, "best_epoch": result.best_epoch,
+        "epochs_run": int(len(result.history)), "params_count": result.params_count,
+        "train_seconds": round(result.seconds, 2),
+        "samples_per_second": round(result.samples_per_second, 1),
+    }
+
+
+def history_by_epoch(result: FitResult):
+    history = result.history.copy()
+    history["epoch"] = history["epoch"] + 1  # Keras counts from 0; people count from 1
+    return history

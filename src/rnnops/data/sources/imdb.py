@@ -14,7 +14,7 @@ from pathlib import Path
 from rnnops.errors import DataError
 from rnnops.data.sources import RawDataset
 from rnnops.data.sources.download import fetch
-from rnnops.data.sources.files import decode, existing, parse_table, require_columns
+from rnnops.data.files import decode, existing, parse_table, require_columns
 from rnnops.project import sha256_file
 from rnnops.data.sources.labels import normalize_labels, to_frame
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnops.errors import DataError
 from rnnops.data.sources import RawDataset
 from rnnops.data.sources.download import fetch
-from rnnops.data.sources.files import existing
+from rnnops.data.files import existing
 from rnnops.data.sources.labels import to_frame
 
 URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/reuters21578-mld/reuters21578.tar.gz"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rnnops.errors import DataError
 from rnnops.data.sources import RawDataset, dataset_name
-from rnnops.data.sources.files import existing, parse_table, require_columns
+from rnnops.data.files import existing, parse_table, require_columns
 from rnnops.project import sha256_file
 from rnnops.data.sources.labels import normalize_labels, to_frame
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rnnops.errors import DataError
 from rnnops.data.sources import RawDataset
-from rnnops.data.sources.files import decode, existing, read_bytes
+from rnnops.data.files import decode, existing, read_bytes
 from rnnops.project import sha256_file
 from rnnops.data.sources.labels import to_frame
 

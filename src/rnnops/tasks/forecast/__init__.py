@@ -1,0 +1,1 @@
+"""The time-series forecasting task (rnnops.tasks): series sources, windows, classical peers, parts."""
