@@ -20,7 +20,7 @@ SMALL = {"data": {"source": "sine", "sine": {"length": 420, "period": 20.0, "noi
                   "horizon": 3, "val_fraction": 0.15, "test_fraction": 0.15},
          "train": {"epochs": 3, "batch_size": 32},
          "models": {"gru": {"units": 8}, "dense": {"hidden_units": [8]}},
-         "tune": {"n_trials": 2, "epochs_per_trial": 2},
+         "tune": {"n_trials": 2, "epochs_per_trial": 1},
          "baselines": {"season_length": 20, "sarimax": {"order": [1, 0, 0], "fourier_terms": 2, "trend": "n"}}}
 
 
@@ -28,6 +28,7 @@ def small_params() -> dict:
     params = yaml.safe_load((REPO / "forecast" / "params.yaml").read_text())
     for key, value in SMALL.items():
         params[key] = value if key == "models" else {**params[key], **value}
+    params["tune"]["space"]["model.window"] = {"type": "int", "low": 8, "high": 16, "step": 8}  # <= data.window
     return params
 
 
@@ -167,3 +168,16 @@ def test_a_series_too_short_for_its_windows_fails_cleanly(forecast_project, tmp_
                   "--stats", str(tmp_path / "stats.json"), "--plots", str(tmp_path / "plots")], forecast_project)
     assert result.returncode == 1 and "Fix:" in result.stderr and "data.window" in result.stderr, result.stderr
     assert not out.exists() and not (tmp_path / "stats.json").exists() and not (tmp_path / "plots").exists()
+
+
+def test_dvc_exp_run_sets_a_forecast_param_and_shows_its_metrics(forecast_project):
+    # Last in this module: the experiment leaves its results in the workspace.
+    result = run(["dvc", "exp", "run", "forecast/dvc.yaml", "-n", "smaller-ensemble",
+                  "-S", "forecast/params.yaml:evaluate.ensemble_size=3"], forecast_project, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = [line for line in result.stdout.splitlines() if line.startswith("Running stage")]
+    assert ran == ["Running stage 'forecast/dvc.yaml:evaluate':", "Running stage 'forecast/dvc.yaml:report':"], ran
+    assert yaml.safe_load((forecast_project / "forecast" / "params.yaml").read_text())["evaluate"]["ensemble_size"] == 3
+    shown = run(["dvc", "exp", "show", "--json"], forecast_project)
+    assert shown.returncode == 0 and "smaller-ensemble" in shown.stdout
+    assert '"forecast/metrics/evaluate.json"' in shown.stdout and '"forecast/params.yaml"' in shown.stdout

@@ -138,12 +138,15 @@ def four_jobs(jobs: Jobs, registry: bool):
     decisions.append(d1)
 
     # Job 2: nothing changed: every stage comes from the DVC remote's run cache; no new champion.
-    clone, out, d2, log, summary = jobs.run()
-    assert out == {"champion_changed": "false", "open_pr": "false"}, log[-3000:]
-    assert "Running stage" not in log, "job 2 retrained although nothing changed"
-    assert (clone / "retrain" / "metrics_diff.md").read_text().strip() == "No metric changed against origin/main."
-    assert d2["new_value"] == pytest.approx(d1["new_value"], abs=1e-5)
-    decisions.append(d2)
+    # (Once, against the server: without one the same job is the same code path up to the
+    # decision, which tests/code/test_retrain_decision.py checks for equal committed metrics.)
+    if registry:
+        clone, out, d2, log, summary = jobs.run()
+        assert out == {"champion_changed": "false", "open_pr": "false"}, log[-3000:]
+        assert "Running stage" not in log, "job 2 retrained although nothing changed"
+        assert (clone / "retrain" / "metrics_diff.md").read_text().strip() == "No metric changed against origin/main."
+        assert d2["new_value"] == pytest.approx(d1["new_value"], abs=1e-5)
+        decisions.append(d2)
 
     # Job 3: a person's params change makes the winner worse on the same test split.
     jobs.person_changes(WORSE, "Try a tiny learning rate")
@@ -202,6 +205,6 @@ def test_four_jobs_against_a_tracking_server(github, tmp_path):
 
 def test_four_jobs_without_a_server_and_no_pr_without_a_remote(github, tmp_path):
     decisions = four_jobs(Jobs(github, tmp_path), registry=False)
-    assert [d["against"] for d in decisions] == ["metrics/evaluate.json at origin/main"] * 4
+    assert [d["against"] for d in decisions] == ["metrics/evaluate.json at origin/main"] * 3
     assert decisions[0]["reason"] == "no results committed at origin/main: this run is the first baseline"
-    assert [d["champion_changed"] for d in decisions] == [True, False, False, True]
+    assert [d["champion_changed"] for d in decisions] == [True, False, True]

@@ -26,8 +26,12 @@ def small_params(name):
     return ARCHITECTURES[name](**values)
 
 
-@pytest.mark.parametrize("anchored", [False, True])
-@pytest.mark.parametrize("name", sorted(TASKS["forecast"].bodies))
+# Every body anchored (the default); the anchor is two layers around any body, so absolute levels
+# are checked on one recurrent body and the Dense baseline.
+CASES = [(name, True) for name in sorted(TASKS["forecast"].bodies)] + [("gru", False), ("dense", False)]
+
+
+@pytest.mark.parametrize("name,anchored", CASES)
 def test_forecast_body_contract(name, anchored, tmp_path):
     set_determinism(0)
     spec = DatasetSpec(vocab_size=0, num_classes=0, max_len=12, features=2, outputs=3, anchored=anchored)
@@ -62,3 +66,17 @@ def test_an_anchored_model_sees_only_changes_relative_to_the_last_step():
     model = build_model("lstm", small_params("lstm"), spec)
     x = np.random.default_rng(2).normal(size=(3, 6, 1)).astype("float32")
     np.testing.assert_allclose(model.predict(x + 50.0, verbose=0), model.predict(x, verbose=0) + 50.0, atol=1e-4)
+
+
+def test_a_model_window_reads_only_the_last_steps_and_rnn_layers_stack():
+    set_determinism(0)
+    spec = DatasetSpec(vocab_size=0, num_classes=0, max_len=12, features=1, outputs=2, anchored=True)
+    params = ARCHITECTURES["rnn"](cell="gru", units=8, layers=2, window=5)
+    model = build_model("rnn", params, spec)
+    assert sum(layer.__class__.__name__ == "GRU" for layer in model.layers) == 2
+    x = np.random.default_rng(3).normal(size=(4, 12, 1)).astype("float32")
+    changed = x.copy()
+    changed[:, :7] += 10.0   # steps before the last 5: not read
+    np.testing.assert_allclose(model.predict(changed, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    changed[:, 8] += 1.0     # inside the window: read
+    assert np.abs(model.predict(changed, verbose=0) - model.predict(x, verbose=0)).max() > 1e-4

@@ -67,14 +67,19 @@ def _inputs(spec: DatasetSpec):
     return keras.Input(shape=(None,), dtype="int32", name="token_ids")
 
 
-def _embedded(ids, spec: DatasetSpec, dim: int):
-    """Token ids -> masked embeddings [batch, time, dim]; numeric steps pass through unchanged."""
+def _embedded(ids, spec: DatasetSpec, p: ModelParams):
+    """Token ids -> masked embeddings [batch, time, embedding_dim]; numeric steps -> the last
+    `p.window` of them (all when null), relative to the last step when the spec is anchored."""
     import keras
 
     if spec.numeric:
         from rnnops.models.layers import CenterOnLast
 
-        return CenterOnLast(name="center_on_last")(ids) if spec.anchored else ids
+        x = ids
+        if p.window and p.window < spec.max_len:  # a shorter look-back than the prepared window
+            x = keras.layers.Cropping1D((spec.max_len - p.window, 0), name="last_steps")(x)
+        return CenterOnLast(name="center_on_last")(x) if spec.anchored else x
+    dim = p.embedding_dim
     # mask_zero: recurrent layers skip padded steps wherever the padding sits.
     return keras.layers.Embedding(spec.vocab_size, dim, mask_zero=True, name="embedding")(ids)
 
@@ -100,17 +105,21 @@ def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
 
 
 def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=False,
-               return_sequences=False):
-    """(token ids input, recurrent output) for one recurrent layer over masked embeddings."""
+               return_sequences=False, layers: int = 1):
+    """(inputs, recurrent output) for `layers` stacked recurrent layers over the embedded inputs;
+    every layer but the last hands its whole sequence (and the mask) to the next."""
     import keras
 
     from rnnops.models.layers import LSTM  # Keras' LSTM with a fused CPU loop
 
     ids = _inputs(spec)
-    x = _embedded(ids, spec, p.embedding_dim)
+    x = _embedded(ids, spec, p)
     recurrent = LSTM if layer == "LSTM" else getattr(keras.layers, layer)
-    cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout, return_sequences=return_sequences)
-    return ids, keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
+    for i in range(layers):
+        cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout,
+                         return_sequences=return_sequences or i < layers - 1)
+        x = keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
+    return ids, x
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -142,9 +151,9 @@ def bigru(p: RecurrentParams, spec: DatasetSpec):
 
 @register("rnn")
 def rnn(p: RnnParams, spec: DatasetSpec):
-    """One recurrent layer whose cell and direction are hyperparameters (the tuning space)."""
+    """Recurrent layers whose cell, direction and depth are hyperparameters (the tuning space)."""
     layer = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[p.cell]
-    return _head(*_recurrent(layer, p, spec, bidirectional=p.bidirectional), p, spec, "rnn")
+    return _head(*_recurrent(layer, p, spec, bidirectional=p.bidirectional, layers=p.layers), p, spec, "rnn")
 
 
 @register("stacked_lstm")
@@ -152,7 +161,7 @@ def stacked_lstm(p: StackedParams, spec: DatasetSpec):
     from rnnops.models.layers import LSTM
 
     ids = _inputs(spec)
-    x = _embedded(ids, spec, p.embedding_dim)
+    x = _embedded(ids, spec, p)
     for i, units in enumerate(p.units):
         last = i == len(p.units) - 1
         # Every layer but the last hands its whole sequence (and the mask) to the next.
@@ -176,7 +185,8 @@ def transformer(p: TransformerParams, spec: DatasetSpec):
 
     ids = _inputs(spec)
     if spec.numeric:  # each step's values projected to the model width, plus its position
-        x = StepAndPositionEmbedding(spec.max_len, p.embedding_dim)(_embedded(ids, spec, p.embedding_dim))
+        steps = min(p.window or spec.max_len, spec.max_len)
+        x = StepAndPositionEmbedding(steps, p.embedding_dim)(_embedded(ids, spec, p))
     else:
         x = TokenAndPositionEmbedding(spec.vocab_size, spec.max_len, p.embedding_dim)(ids)
     for _ in range(p.blocks):
@@ -205,7 +215,7 @@ def dense(p: DenseParams, spec: DatasetSpec):
     import keras
 
     ids = _inputs(spec)
-    x = keras.layers.Flatten()(_embedded(ids, spec, p.embedding_dim))
+    x = keras.layers.Flatten()(_embedded(ids, spec, p))
     for units in p.hidden_units:
         x = keras.layers.Dense(units, activation="relu")(x)
     return _head(ids, x, p, spec, "dense")

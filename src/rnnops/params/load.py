@@ -116,6 +116,10 @@ def _validate(raw: dict, task) -> tuple[Any, list[dict]]:
                     f"architecture '{arch}' does not apply to task {task.name}. Fix: use one of "
                     f"{', '.join(task.bodies)}")})
                 continue
+            if isinstance(block, dict) and block.get("window") is not None and not task.numeric:
+                errors.append({"type": "value_error", "loc": ("models", name, "window"), "msg": (
+                    f"a {task.name} model reads whole inputs, not a window of steps. Fix: remove it")})
+                continue
             try:
                 checked[name] = ARCHITECTURES[arch].model_validate(block or {})
             except ValidationError as exc:

@@ -46,7 +46,8 @@ class Task:
     params: str                     # "module:Class" of its validated params (imported lazily)
     bodies: tuple[str, ...]         # registered architectures its models may use
     modules: dict[str, str]         # part -> module implementing it
-    summary: str = ""               # one line for `rnnops tasks`
+    numeric: bool = False           # its models read numeric steps (a window), not token ids
+    summary: str = ""               # one line for the README
     _loaded: dict = field(default_factory=dict, compare=False, repr=False)
 
     def part(self, name: str):
@@ -132,6 +133,7 @@ register(Task(
     modules={"prepare": "rnnops.tasks.forecast.prepare", "train": "rnnops.tasks.forecast.train",
              "evaluate": "rnnops.tasks.forecast.evaluate", "report": "rnnops.tasks.forecast.report",
              "serving": "rnnops.tasks.forecast.serving"},
+    numeric=True,
     summary="a time series -> its next `horizon` values (weekly CO2 by default; sunspots, nile, sine, your CSV)",
 ))
 

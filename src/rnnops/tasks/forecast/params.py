@@ -109,3 +109,17 @@ class ForecastParams(ModelLookup, Strict):
     tune: ForecastTuneParams
     baselines: BaselineParams
     evaluate: ForecastEvaluateParams
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> "ForecastParams":
+        # A model's look-back is cut from the prepared window, so it cannot be longer.
+        longest = self.data.window
+        for name, model in self.models.items():
+            if model.window is not None and model.window > longest:
+                raise ValueError(f"models.{name}.window {model.window} exceeds data.window {longest}. "
+                                 f"Fix: lower it, or raise data.window")
+        dim = self.tune.space.get("model.window")
+        if dim is not None and max(dim.candidates()) > longest:
+            raise ValueError(f"tune.space model.window reaches {max(dim.candidates())}, beyond data.window "
+                             f"{longest}. Fix: lower its high, or raise data.window")
+        return self
