@@ -90,3 +90,24 @@ def test_rejection_happens_before_tensorflow_and_outputs(tmp_path):
         assert result.returncode == 2 and "train.batch_size" in result.stderr, stage
         assert "tensorflow" not in result.stderr.replace("train.batch_size", ""), stage
         assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"], stage
+
+
+FORECAST = REPO / "forecast" / "params.yaml"
+# forecast/params.yaml's literal strings: a path, column names, a pandas frequency alias (checked
+# when the series loads, naming data.csv.frequency)
+FORECAST_LITERAL = {"data.path", "data.csv.time_column", "data.csv.target", "data.csv.frequency"}
+FORECAST_FIELDS = list(leaves(yaml.safe_load(FORECAST.read_text())))
+
+
+@pytest.mark.parametrize("dotted, value", FORECAST_FIELDS, ids=[f for f, _ in FORECAST_FIELDS])
+def test_each_forecast_field_wrong_in_turn_is_rejected_with_its_path(tmp_path, dotted, value):
+    for bad in wrong_values(value):
+        if bad == SHELL and dotted in FORECAST_LITERAL:
+            continue
+        raw = yaml.safe_load(FORECAST.read_text())
+        set_path(raw, dotted, bad)
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        with pytest.raises(ParamsError) as info:
+            load_params(path)
+        assert dotted in str(info.value), (dotted, bad, str(info.value))

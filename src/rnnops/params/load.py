@@ -86,7 +86,7 @@ def _task_of(raw: dict, path: Path):
     from rnnops.tasks import TASKS
 
     name = raw.get("task", DEFAULT_TASK)
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ParamsError(f"{path}: task '{name}' is not a task. Fix: set task: to one of "
                           f"{', '.join(TASKS)}.")
     return TASKS[name]

@@ -119,7 +119,8 @@ class ForecastParams(ModelLookup, Strict):
                 raise ValueError(f"models.{name}.window {model.window} exceeds data.window {longest}. "
                                  f"Fix: lower it, or raise data.window")
         dim = self.tune.space.get("model.window")
-        if dim is not None and max(dim.candidates()) > longest:
-            raise ValueError(f"tune.space model.window reaches {max(dim.candidates())}, beyond data.window "
+        sizes = [v for v in (dim.candidates() if dim is not None else []) if isinstance(v, (int, float))]
+        if sizes and max(sizes) > longest:
+            raise ValueError(f"tune.space model.window reaches {max(sizes)}, beyond data.window "
                              f"{longest}. Fix: lower its high, or raise data.window")
         return self
