@@ -127,17 +127,23 @@ def test_greedy_selection_prefers_the_strong_member_and_weights_sum_to_one():
     assert np.allclose(combined, 0.25)
 
 
+def version_factory(client, name: str, tmp_path):
+    """A function that registers a new (empty) version of `name` and returns its number."""
+    def new_version():
+        count = len(client.search_model_versions(f"name='{name}'"))
+        source = tmp_path / f"model{count}"
+        source.mkdir()
+        return client.create_model_version(name, source.as_uri()).version
+    return new_version
+
+
 def test_registry_promotion_both_ways(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client = mlflow.MlflowClient()
     client.create_registered_model("rnnops-demo")
 
-    def new_version():
-        count = len(client.search_model_versions("name='rnnops-demo'"))
-        source = tmp_path / f"model{count}"
-        source.mkdir()
-        return client.create_model_version("rnnops-demo", source.as_uri()).version
+    new_version = version_factory(client, "rnnops-demo", tmp_path)
 
     first = registry.promote("rnnops-demo", new_version(), "accuracy", 0.80, "split-1")
     assert first["alias"] == "champion" and first["reason"] == "no champion yet"
@@ -165,11 +171,7 @@ def test_for_an_error_metric_the_lower_value_becomes_champion(tmp_path, monkeypa
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     client.create_registered_model("rnnops-forecast-demo")
 
-    def new_version():
-        count = len(client.search_model_versions("name='rnnops-forecast-demo'"))
-        source = tmp_path / f"model{count}"
-        source.mkdir()
-        return client.create_model_version("rnnops-forecast-demo", source.as_uri()).version
+    new_version = version_factory(client, "rnnops-forecast-demo", tmp_path)
 
     first = registry.promote("rnnops-forecast-demo", new_version(), "mase", 0.30, "s", higher_is_better=False)
     higher = registry.promote("rnnops-forecast-demo", new_version(), "mase", 0.31, "s", higher_is_better=False)

@@ -42,18 +42,23 @@ def wrong_values(value):
     return [{"nested": "map"}, SHELL, [1]]
 
 
-@pytest.mark.parametrize("dotted, value", FIELDS, ids=[f for f, _ in FIELDS])
-def test_each_field_wrong_in_turn_is_rejected_with_its_path(tmp_path, dotted, value):
+def assert_each_wrong_value_rejected(fresh_params, literal, tmp_path, dotted, value):
+    """Each wrong value of `dotted` in a fresh copy of the params: a ParamsError naming it."""
     for bad in wrong_values(value):
-        if bad == SHELL and dotted in LITERAL_STRINGS:
+        if bad == SHELL and dotted in literal:
             continue
-        raw = default_params()
+        raw = fresh_params()
         set_path(raw, dotted, bad)
         path = tmp_path / "params.yaml"
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
         with pytest.raises(ParamsError) as info:
             load_params(path)
         assert dotted in str(info.value), (dotted, bad, str(info.value))
+
+
+@pytest.mark.parametrize("dotted, value", FIELDS, ids=[f for f, _ in FIELDS])
+def test_each_field_wrong_in_turn_is_rejected_with_its_path(tmp_path, dotted, value):
+    assert_each_wrong_value_rejected(default_params, LITERAL_STRINGS, tmp_path, dotted, value)
 
 
 def test_model_and_space_fields_wrong_in_turn(tmp_path):
@@ -101,13 +106,5 @@ FORECAST_FIELDS = list(leaves(yaml.safe_load(FORECAST.read_text())))
 
 @pytest.mark.parametrize("dotted, value", FORECAST_FIELDS, ids=[f for f, _ in FORECAST_FIELDS])
 def test_each_forecast_field_wrong_in_turn_is_rejected_with_its_path(tmp_path, dotted, value):
-    for bad in wrong_values(value):
-        if bad == SHELL and dotted in FORECAST_LITERAL:
-            continue
-        raw = yaml.safe_load(FORECAST.read_text())
-        set_path(raw, dotted, bad)
-        path = tmp_path / "params.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False))
-        with pytest.raises(ParamsError) as info:
-            load_params(path)
-        assert dotted in str(info.value), (dotted, bad, str(info.value))
+    assert_each_wrong_value_rejected(lambda: yaml.safe_load(FORECAST.read_text()), FORECAST_LITERAL,
+                                     tmp_path, dotted, value)
