@@ -27,7 +27,8 @@ STAGE_PARTS = {"prepare": ("prepare",), "train": ("prepare", "train"), "tune": (
                "train_tuned": ("prepare", "train"), "evaluate": ("prepare", "evaluate"),
                "report": ("report",)}
 # each pipeline file -> its task
-PIPELINES = {"dvc.yaml": "text_classification", "forecast/dvc.yaml": "forecast"}
+PIPELINES = {"dvc.yaml": "text_classification", "forecast/dvc.yaml": "forecast",
+             "regression/dvc.yaml": "regression"}
 REGISTRY = SRC / "rnnops" / "tasks" / "__init__.py"
 
 

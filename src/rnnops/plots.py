@@ -193,10 +193,41 @@ def error_per_step(table: pd.DataFrame, metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def residual_histogram(residuals, path: Path) -> Path:
+def residual_histogram(residuals, path: Path, xlabel: str = "actual - forecast (all test steps)") -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist(residuals, bins=40, color="#4c72b0")
-    ax.set(xlabel="actual - forecast (all test steps)", ylabel="count", title="Winner's test residuals")
+    ax.set(xlabel=xlabel, ylabel="count", title="Winner's test residuals")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def predicted_vs_actual(actual, predicted, target: str, path: Path) -> Path:
+    """Regression: predicted against actual (the diagonal is perfect) and the residuals against
+    the prediction (a pattern there is bias the model missed)."""
+    import numpy as np
+
+    plt = _pyplot()
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.scatter(actual, predicted, s=8, alpha=0.5)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    left.plot([low, high], [low, high], color="tab:orange", lw=1)
+    left.set(xlabel=f"actual {target}", ylabel=f"predicted {target}", title="Predicted vs actual (test)")
+    right.scatter(predicted, actual - predicted, s=8, alpha=0.5)
+    right.axhline(0.0, color="tab:orange", lw=1)
+    right.set(xlabel=f"predicted {target}", ylabel="actual - predicted", title="Residuals (test)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fold_scores(table: pd.DataFrame, metric: str, path: Path) -> Path:
+    """K-fold: each model's validation score per fold (plots/evaluate/folds.csv: model, fold, ...)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, rows in table.groupby("model", sort=False):
+        ax.plot(rows["fold"], rows[metric], marker="o", label=name)
+    ax.set(xlabel="fold", ylabel=f"validation {metric.upper()}", title=f"Validation {metric.upper()} per fold")
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path)

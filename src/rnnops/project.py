@@ -44,8 +44,10 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def higher_is_better(metric: str) -> bool:
-    """Accuracy, F1 and AUC grow with quality; losses shrink ("val_loss", "loss")."""
-    return not metric.removeprefix("val_").endswith("loss")
+    """Accuracy, F1 and AUC grow with quality; losses and errors shrink ("val_loss", "val_mae",
+    "rmse", ...)."""
+    name = metric.removeprefix("val_")
+    return not (name.endswith("loss") or name in ("mae", "mse", "rmse", "mase", "smape", "mae_scaled"))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

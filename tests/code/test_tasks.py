@@ -12,8 +12,8 @@ from rnnops.tasks import PARTS, TASKS, Task, TaskDefinitionError, check
 from tests.conftest import REPO
 
 
-def test_text_classification_and_forecast_are_registered_with_every_part():
-    assert list(TASKS) == ["text_classification", "forecast"]
+def test_every_task_is_registered_with_every_part():
+    assert list(TASKS) == ["text_classification", "forecast", "regression"]
     for task in TASKS.values():
         assert set(task.modules) == set(PARTS)
         assert check(task) is task
@@ -63,7 +63,7 @@ def test_a_forecast_params_file_rejects_text_only_bodies_and_keys(tmp_path):
 
 def test_an_unknown_task_names_the_known_ones(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("task: regression\nseed: 1\n")
-    with pytest.raises(ParamsError, match=r"task 'regression' is not a task\. Fix: set task: to one of "
-                                          r"text_classification, forecast"):
+    path.write_text("task: translation\nseed: 1\n")
+    with pytest.raises(ParamsError, match=r"task 'translation' is not a task\. Fix: set task: to one of "
+                                          r"text_classification, forecast, regression"):
         load_params(path)

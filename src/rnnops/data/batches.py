@@ -28,9 +28,14 @@ def bucket_boundaries(lengths: np.ndarray, buckets: int) -> list[int]:
     return sorted({int(c) + 1 for c in cuts if c + 1 < lengths.max() + 1})
 
 
+def _one_unit(num_classes: int) -> bool:
+    """A head of one unit: binary (sigmoid) or a number (regression, num_classes 0)."""
+    return num_classes in (0, 2)
+
+
 def _labels(y: np.ndarray, num_classes: int) -> np.ndarray:
-    # Binary heads have one sigmoid unit: labels as float [n, 1]; softmax heads take class ids.
-    return y.astype(np.float32).reshape(-1, 1) if num_classes == 2 else y.astype(np.int32)
+    # One-unit heads take float targets [n, 1]; softmax heads take class ids.
+    return y.astype(np.float32).reshape(-1, 1) if _one_unit(num_classes) else y.astype(np.int32)
 
 
 def _strip(row):
@@ -55,7 +60,7 @@ def training_dataset(x, y, num_classes: int, batch_size: int, buckets: int, seed
         boundaries = bucket_boundaries(unpadded(x)[1], buckets)
     ds = ds.bucket_by_sequence_length(
         lambda tokens, label: tf.shape(tokens)[0], boundaries, [batch_size] * (len(boundaries) + 1),
-        padded_shapes=([None], [1] if num_classes == 2 else []))
+        padded_shapes=([None], [1] if _one_unit(num_classes) else []))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -82,7 +87,10 @@ def predict_proba(model, x: np.ndarray, num_classes: int, batch_size: int = 256)
 
 
 def as_class_probabilities(out: np.ndarray, num_classes: int) -> np.ndarray:
-    """A binary head's P(class 1) [n, 1] as [n, 2]; a softmax output unchanged."""
+    """A binary head's P(class 1) [n, 1] as [n, 2]; a softmax output unchanged; a regression
+    head's values (num_classes 0) as they are."""
+    if num_classes == 0:
+        return out.astype(np.float64)
     if num_classes == 2:
         p1 = out.reshape(-1).astype(np.float64)
         return np.stack([1.0 - p1, p1], axis=1)

@@ -60,3 +60,40 @@ def _stratified(frame: pd.DataFrame, fraction: float, seed: int, name: str):
         raise DataError(f"cannot carve a stratified {name} split ({exc}). "
                         f"Fix: use more data or a larger data.{name}_fraction.") from None
     return kept, held
+
+
+# --- K-fold cross-validation: the rows it folds and how (rnnops.training.folds fits them) ---
+
+def training_rows(arrays: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The rows K-fold partitions: the prepared train rows, then the val rows."""
+    (x, y), (x_val, y_val) = arrays["train"], arrays["val"]
+    return np.concatenate([x, x_val]), np.concatenate([y, y_val])
+
+
+def selection_labels(arrays: dict, folds: int) -> np.ndarray:
+    """Targets of the predictions that choose ensembles: the val rows, or with K folds every
+    training row (out-of-fold, in `training_rows` order)."""
+    return arrays["val"][1] if folds == 1 else training_rows(arrays)[1]
+
+
+def assign_folds(y: np.ndarray, k: int, seed: int, stratified: bool) -> np.ndarray:
+    """Fold id (0..k-1) per row: seeded shuffled folds, stratified by class for classification."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(y)
+    if k > n:
+        raise DataError(f"train.folds is {k} but the prepared data has only {n} training rows. "
+                        "Fix: lower train.folds (or use more data).")
+    if stratified:
+        present = np.bincount(np.asarray(y, dtype=np.int64))
+        smallest = int(present[present > 0].min())
+        if smallest < k:
+            raise DataError(f"train.folds is {k} but a class has only {smallest} training rows, so "
+                            "stratified folds cannot each hold one. Fix: lower train.folds.")
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(k, shuffle=True, random_state=seed)
+    folds = np.empty(n, dtype=np.int64)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(n), y if stratified else None)):
+        folds[held_out] = fold
+    return folds

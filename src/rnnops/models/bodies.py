@@ -67,6 +67,11 @@ def _inputs(spec: DatasetSpec):
     return keras.Input(shape=(None,), dtype="int32", name="token_ids")
 
 
+def model_inputs(spec: DatasetSpec):
+    """The Input every body of this spec starts from (also the fold-average model's)."""
+    return _inputs(spec)
+
+
 def _embedded(ids, spec: DatasetSpec, p: ModelParams):
     """Token ids -> masked embeddings [batch, time, embedding_dim]; numeric steps -> the last
     `p.window` of them (all when null), relative to the last step when the spec is anchored."""

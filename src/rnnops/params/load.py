@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from rnnops.errors import ParamsError
 from rnnops.params.architectures import ARCHITECTURES, ModelParams
-from rnnops.params.schema import DataParams, EvaluateParams, ModelLookup, Strict, TrainParams
+from rnnops.params.schema import (DataParams, EvaluateParams, ModelLookup, Strict, TrainParams,
+                                  check_cross_validation)
 from rnnops.params.search_space import TuneParams, space_errors
 
 DEFAULT_TASK = "text_classification"  # a params file without `task:` (every file before tasks)
@@ -33,6 +34,11 @@ class Params(ModelLookup, Strict):
     models: dict[str, ModelParams] = Field(description="architectures to train and their hyperparameters")
     tune: TuneParams
     evaluate: EvaluateParams
+
+    @model_validator(mode="after")
+    def _cross_validation(self) -> "Params":
+        check_cross_validation(self.train, self.tune)
+        return self
 
 
 def load_params(path: str | Path = "params.yaml"):

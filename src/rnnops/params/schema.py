@@ -110,7 +110,25 @@ class BaseTrainParams(Strict):
     reduce_lr: ReduceLR
 
 
-class TrainParams(BaseTrainParams):
+class KFoldTrainParams(BaseTrainParams):
+    """`train:` of tasks without time order: K-fold cross-validation over the training rows."""
+
+    folds: int = Field(1, ge=1, le=100, description=(
+        "K-fold cross-validation over the training rows (train + val of the prepared data), seeded, "
+        "stratified for classes; 1 = off (one validation split)"))
+    fold_model: Literal["refit", "average"] = Field("refit", description=(
+        "the model kept after K folds: refit on every training row for the folds' mean best epoch, "
+        "or the average of the K fold models"))
+
+
+def check_cross_validation(train, tune) -> None:
+    """tune.cross_validate scores trials by folds, so it needs train.folds > 1."""
+    if tune.cross_validate and train.folds < 2:
+        raise ValueError("tune.cross_validate is true but train.folds is 1. Fix: set train.folds "
+                         "to 2 or more, or cross_validate: false")
+
+
+class TrainParams(KFoldTrainParams):
     """Text classification's `train:` (field order kept: MLflow params and run.json list them so)."""
 
     class_weight: Literal["none", "balanced"] = Field(description="loss weights per class")

@@ -108,6 +108,9 @@ class TuneParams(Strict):
                                                            "this long is failed and retried")
     max_retry: int = Field(ge=0, le=100, description="retries of a trial whose worker died")
     space: dict[str, Dimension] = Field(min_length=1, description="dotted key -> range")
+    cross_validate: bool = Field(False, description=(
+        "score a trial by the mean over train.folds folds (pruning per fold) instead of one "
+        "validation split; needs train.folds > 1"))
 
     @model_validator(mode="after")
     def _direction_fits_metric(self) -> "TuneParams":

@@ -13,6 +13,7 @@ import pandas as pd
 
 from rnnops.data.batches import as_class_probabilities
 from rnnops.data.prepared import PreparedData
+from rnnops.data.splits import selection_labels
 from rnnops.errors import DataError
 from rnnops.models.keras_io import load_keras_model
 from rnnops.scoring.ensemble import Ensemble, greedy_selection, score, soft_vote
@@ -173,7 +174,8 @@ class Evaluation:
 
 def evaluate(params, prepared: PreparedData, names: list[str], models_dir: Path) -> Evaluation:
     ev = params.evaluate
-    (_, y_val), (_, y_test) = prepared.arrays["val"], prepared.arrays["test"]
+    # With K folds the members' "val" is out-of-fold over every training row.
+    y_val, y_test = selection_labels(prepared.arrays, params.train.folds), prepared.arrays["test"][1]
     members = load_members(names, models_dir, y_val, y_test, len(prepared.label_names))
     cands = candidates(members, y_val, ev.metric, ev.ensemble_size)
     winner = choose(cands, members, y_val, ev.metric)

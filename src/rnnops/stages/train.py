@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnops.data.prepared import PreparedData
+from rnnops.data.splits import selection_labels
 from rnnops.models.bodies import DatasetSpec
 from rnnops.models.keras_io import save_keras
 from rnnops.models.text_model import text_model
@@ -35,6 +36,13 @@ def train(params: Params, name: str, prepared: PreparedData) -> FitResult:
     """Fit `models.<name>`: the model with its best epoch's weights, in memory."""
     arch, model_params = params.model(name)
     spec, arrays, scorer = fit_inputs(params, prepared)
+    if params.train.folds > 1:  # stratified K-fold; val becomes out-of-fold over train + val
+        from rnnops.scoring.metrics import classification_metrics
+        from rnnops.training.folds import cross_validate
+
+        return cross_validate(arch, model_params, params.train, spec, arrays, params.seed,
+                              metrics_fn=lambda split, y, proba: classification_metrics(y, proba),
+                              score_keys=("accuracy", "macro_f1", "loss"), stratified=True)
     return fit_model(arch, model_params, params.train, spec, arrays, params.seed, scorer=scorer)
 
 
@@ -50,7 +58,11 @@ def describe(name: str, scores: dict, facts: dict) -> str:
 def scores(result) -> dict:
     """metrics/train/<name>.json: model quality only (what `dvc metrics diff` compares); the
     same keys as every metrics file, so `dvc metrics show` is one short table."""
-    return {split: {k: round(v, 5) for k, v in result.metrics[split].items()} for split in ("val", "test")}
+    out = {split: {k: round(v, 5) for k, v in result.metrics[split].items()} for split in ("val", "test")}
+    if result.cross_validation is not None:  # K folds: mean and std across folds
+        out["folds"] = {k: {stat: round(v, 5) for stat, v in s.items()}
+                        for k, s in result.cross_validation.summary.items()}
+    return out
 
 
 def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: Path, metrics_path: Path,
@@ -62,8 +74,14 @@ def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: P
     save_keras(text_model(result.model, prepared.spec, prepared.vocabulary), model_dir / "text_model.keras")
     # The class names travel with the models, so a model folder is self-describing.
     (model_dir / "labels.json").write_text(json.dumps(prepared.label_names) + "\n")
+    folds = 1 if result.cross_validation is None else len(result.cross_validation.per_fold)
     np.savez(model_dir / "probabilities.npz", val=result.predictions["val"], test=result.predictions["test"],
-             y_val=prepared.arrays["val"][1], y_test=prepared.arrays["test"][1])
+             y_val=selection_labels(prepared.arrays, folds), y_test=prepared.arrays["test"][1])
+    if result.cross_validation is not None:
+        cv = result.cross_validation
+        (model_dir / "folds.json").write_text(json.dumps(
+            {"folds": folds, "fold_model": cv.fold_model, "per_fold": cv.per_fold, "summary": cv.summary},
+            indent=2) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     history_by_epoch(result).to_csv(plot_path, index=False, float_format="%.6g")
 

@@ -40,17 +40,20 @@ def trial_config(params: Params, overrides: dict):
     return tune.architecture, model, train
 
 
-def epoch_pruning_callback(trial: optuna.Trial, monitor: str):
+def epoch_pruning_callback(trial: optuna.Trial, monitor: str, offset: int = 0):
     """Optuna's Keras pruning callback, reporting epochs done (1, 2, ...) as the step.
 
     The stock callback reports Keras' 0-based epoch index; Hyperband's rungs are resources
     (min_resource * 3**k epochs), so with 0-based steps each rung was checked one epoch late and
-    the last rung fell on the final epoch, where pruning saves nothing."""
+    the last rung fell on the final epoch, where pruning saves nothing.
+
+    With K folds (tune.cross_validate) fold k reports at steps k * epochs_per_trial + 1, ...:
+    every trial's fold k epoch e is one step, so the pruner compares like with like per fold."""
     from optuna_integration import KerasPruningCallback
 
     class EpochsDonePruning(KerasPruningCallback):
         def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch + 1, logs)
+            super().on_epoch_end(offset + epoch + 1, logs)
 
     return EpochsDonePruning(trial, monitor)
 
@@ -79,14 +82,18 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
         try:
             mlflow.log_params({"trial": trial.number, "architecture": arch,
                                **flatten(overrides)})
-            callbacks = [ValMacroF1(arrays["val"], spec.num_classes)] \
-                if tune.metric == "val_macro_f1" else []
-            callbacks.append(epoch_pruning_callback(trial, tune.metric))  # reports, may prune
+            def callbacks(val: tuple, offset: int = 0) -> list:
+                extra = [ValMacroF1(val, spec.num_classes)] if tune.metric == "val_macro_f1" else []
+                return extra + [epoch_pruning_callback(trial, tune.metric, offset)]  # reports, may prune
+
             with tuning.Heartbeat(study, trial, tune.heartbeat_interval):
-                result = fit_model(arch, model_params, train, spec, arrays, params.seed,
-                                   extra_callbacks=callbacks, epochs=tune.epochs_per_trial,
-                                   evaluate_splits=("val",), verbose=0, scorer=scorer)
-            value = result.metrics["val"][METRIC_KEYS[tune.metric]]
+                if tune.cross_validate:  # the mean over train.folds folds
+                    value = folds_value(arch, model_params, train, spec, arrays, params, scorer, callbacks)
+                else:
+                    result = fit_model(arch, model_params, train, spec, arrays, params.seed,
+                                       extra_callbacks=callbacks(arrays["val"]), epochs=tune.epochs_per_trial,
+                                       evaluate_splits=("val",), verbose=0, scorer=scorer)
+                    value = result.metrics["val"][METRIC_KEYS[tune.metric]]
             mlflow.log_metric(f"final_{tune.metric}", value)
             state, status = "complete", "FINISHED"
             return value
@@ -103,6 +110,17 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
             del run
 
     return objective
+
+
+def folds_value(arch, model_params, train, spec, arrays, params, scorer, callbacks) -> float:
+    """A trial's K-fold value: the mean of its folds' best-epoch validation scores."""
+    from rnnops.training.folds import run_folds
+
+    epochs = params.tune.epochs_per_trial
+    _, results, _ = run_folds(arch, model_params, train, spec, arrays, params.seed, scorer, epochs=epochs,
+                              callbacks_for=lambda fold, parts: callbacks(parts["val"], fold * epochs),
+                              verbose=0, track=False, stratified=not spec.outputs)
+    return float(sum(r.metrics["val"][METRIC_KEYS[params.tune.metric]] for r in results) / len(results))
 
 
 def fingerprint(prepared) -> str:

@@ -137,6 +137,18 @@ register(Task(
     summary="a time series -> its next `horizon` values (weekly CO2 by default; sunspots, nile, sine, your CSV)",
 ))
 
+register(Task(
+    name="regression",
+    params="rnnops.tasks.regression.params:RegressionParams",
+    bodies=("simple_rnn", "lstm", "gru", "bilstm", "bigru", "rnn", "stacked_lstm", "lstm_attention",
+            "transformer", "dense"),
+    modules={"prepare": "rnnops.tasks.regression.prepare", "train": "rnnops.tasks.regression.train",
+             "evaluate": "rnnops.tasks.regression.evaluate", "report": "rnnops.tasks.regression.report",
+             "serving": "rnnops.tasks.regression.serving"},
+    summary="feature rows or texts -> a number (diabetes by default; boston with Keras' split, "
+            "IMDB star ratings, your CSV); K-fold",
+))
+
 
 def get(name: str) -> Task:
     return TASKS[name]

@@ -54,3 +54,8 @@ def standard(train: TrainParams) -> list:
                                           patience=train.reduce_lr.patience, min_lr=train.reduce_lr.min_lr),
         MlflowEpochMetrics(),
     ]
+
+
+def without_validation() -> list:
+    """A fit with no validation data (a K-fold refit for a fixed number of epochs)."""
+    return [keras.callbacks.TerminateOnNaN(), MlflowEpochMetrics()]

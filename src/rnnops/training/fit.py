@@ -35,6 +35,7 @@ class FitResult:
     params_count: int
     predictions: dict[str, np.ndarray]  # split -> class probabilities [n, classes], or forecasts [n, horizon]
     metrics: dict[str, dict[str, float]]  # split -> the task's scores (accuracy, macro_f1, loss; mae, ...)
+    cross_validation: object = None  # rnnops.training.folds.CrossValidation when train.folds > 1
 
 
 def set_determinism(seed: int) -> None:
@@ -79,13 +80,17 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
               arrays: dict[str, tuple[np.ndarray, np.ndarray]], seed: int,
               extra_callbacks: list | None = None, epochs: int | None = None,
               evaluate_splits=("val", "test"), verbose: int | None = None,
-              scorer: Callable[[str, np.ndarray, np.ndarray], dict] | None = None) -> FitResult:
+              scorer: Callable[[str, np.ndarray, np.ndarray], dict] | None = None,
+              validate: bool = True) -> FitResult:
     """Build, compile and fit; returns the best-epoch model (early stopping restores its weights
     in memory) and its metrics. Nothing is written: the caller saves the model and history once.
 
-    Token inputs (text) are batched by length and scored as class probabilities; numeric windows
-    (forecasting) are plain shuffled batches, scored by the task's `scorer(split, y, predictions)`
-    (which knows the series' units)."""
+    Token inputs (text) are batched by length, numeric inputs (windows, feature rows) are plain
+    shuffled batches. Class probabilities are scored here; numbers (forecasts, regression) by the
+    task's `scorer(split, y, predictions)`, which knows the target's units.
+
+    `validate=False` (a K-fold refit on every training row) fits exactly `epochs` epochs with no
+    validation data, so no early stopping or plateau schedule; "val" is then not scored."""
     # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
@@ -95,30 +100,42 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     model = build_model(architecture, model_params, spec)
     compile_model(model, spec, train)
     y_train = arrays["train"][1]
+    if not validate:  # the val slot is unused: the training rows stand in so the datasets build
+        arrays = {**arrays, "val": arrays["train"]}
+        evaluate_splits = tuple(s for s in evaluate_splits if s != "val")
     if spec.numeric:
         train_ds, val_ds = window_datasets(arrays, train.batch_size, seed)
     else:
         train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
-    cbs = callbacks.standard(train) + list(extra_callbacks or [])
+    cbs = (callbacks.standard(train) if validate else callbacks.without_validation()) + list(extra_callbacks or [])
     # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
-    fitted = model.fit(train_ds, validation_data=val_ds, epochs=epochs or train.epochs, callbacks=cbs,
-                       class_weight=None if spec.numeric else
+    fitted = model.fit(train_ds, validation_data=val_ds if validate else None, epochs=epochs or train.epochs,
+                       callbacks=cbs, class_weight=None if spec.numeric or spec.outputs else
                        class_weights(y_train, spec.num_classes, train.class_weight), verbose=verbose)
     seconds = time.perf_counter() - start
     history = history_table(fitted.history)
-    monitor = train.early_stopping.monitor
-    best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
-    if spec.numeric:
-        predictions = {s: model.predict(arrays[s][0], batch_size=512, verbose=0).astype(np.float64)
-                       for s in evaluate_splits}
+    if validate:
+        monitor = train.early_stopping.monitor
+        best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
+    else:
+        best = len(history) - 1
+    predictions = {s: predict(model, arrays[s][0], spec) for s in evaluate_splits}
+    if spec.outputs:
         metrics = {s: scorer(s, arrays[s][1], predictions[s]) for s in evaluate_splits}
     else:
-        predictions = {s: predict_proba(model, arrays[s][0], spec.num_classes) for s in evaluate_splits}
         metrics = {s: classification_metrics(arrays[s][1], predictions[s]) for s in evaluate_splits}
     return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
                      int(model.count_params()), predictions, metrics)
+
+
+def predict(model, x: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    """Class probabilities [n, classes] (token inputs batched by length), or the numbers a
+    regression head gives [n, outputs]."""
+    if spec.numeric:
+        return model.predict(x, batch_size=512, verbose=0).astype(np.float64)
+    return predict_proba(model, x, spec.num_classes)
 
 
 def check_token_ids(arrays: dict[str, tuple[np.ndarray, np.ndarray]], spec: DatasetSpec) -> None:

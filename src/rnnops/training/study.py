@@ -84,7 +84,8 @@ def open_study(params: Params, name: str, storage, worker: int = 0) -> optuna.St
         sampler = optuna.samplers.RandomSampler(seed=seed)
     pruner = {
         "hyperband": lambda: optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=tune.epochs_per_trial, reduction_factor=3),
+            min_resource=1, max_resource=tune.epochs_per_trial * (params.train.folds if tune.cross_validate else 1),
+            reduction_factor=3),
         "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=tune.startup_trials,
                                                       n_warmup_steps=0),
         "none": optuna.pruners.NopPruner,

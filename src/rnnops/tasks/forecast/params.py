@@ -61,8 +61,20 @@ class EarlyStopping(Strict):
     patience: int = Field(ge=0, le=1000, description="epochs without improvement before stopping")
 
 
+NO_KFOLD = ("forecasting does not take K-fold cross-validation: folds would shuffle time and train on "
+            "the future. Its val and test parts are scored from every origin after the training part "
+            "(rolling origin)")
+
+
 class ForecastTrainParams(BaseTrainParams):
     early_stopping: EarlyStopping
+    folds: int | None = Field(None, exclude=True, description="not for forecasting (rolling-origin evaluation instead)")
+
+    @model_validator(mode="after")
+    def _no_folds(self) -> "ForecastTrainParams":
+        if self.folds is not None:
+            raise ValueError(f"train.folds: {NO_KFOLD}. Fix: remove train.folds")
+        return self
 
 
 class EtsOptions(Strict):
@@ -98,6 +110,12 @@ class ForecastEvaluateParams(Strict):
 
 class ForecastTuneParams(TuneParams):
     metric: Literal["val_loss", "val_mae"] = Field(description="what a trial scores (scaled units)")
+
+    @model_validator(mode="after")
+    def _no_folds(self) -> "ForecastTuneParams":
+        if self.cross_validate:
+            raise ValueError(f"tune.cross_validate: {NO_KFOLD}. Fix: remove tune.cross_validate")
+        return self
 
 
 class ForecastParams(ModelLookup, Strict):
