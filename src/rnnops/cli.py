@@ -6,6 +6,7 @@
     rnnops predict --model models:/rnnops-tweets@challenger "..."
     rnnops predict --model winner "..."   # the evaluate stage's winner from the pulled files
     rnnops forecast --history weeks.csv   # the forecasting champion's next `horizon` values
+    rnnops predict --params regression/params.yaml --file rows.csv   # the regression champion's numbers
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
     rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
@@ -23,7 +24,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="rnnops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="classify raw texts (label and class probabilities)")
+    predict = commands.add_parser("predict", help=(
+        "classify raw texts (label and class probabilities); with --params regression/params.yaml, "
+        "numbers from feature rows (--file rows.csv) or texts"))
     predict.add_argument("texts", nargs="*", help="texts to classify (or --file, or lines on stdin)")
     predict.add_argument("--file", help="a UTF-8 file with one text per line; '-' reads stdin")
     predict.add_argument("--model", default="champion", help=(
@@ -33,7 +36,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "(models:/..., runs:/...), an MLflow model folder, a model folder models/<name> or its "
         "text_model.keras (default: champion)"))
     predict.add_argument("--dataset", help="registry model rnnops-<dataset> (default: data.source in params.yaml)")
-    predict.add_argument("--params", default="params.yaml", help="where --dataset defaults come from")
+    predict.add_argument("--params", default="params.yaml", help=(
+        "where --dataset defaults come from; its task picks the model kind (regression/params.yaml: "
+        "the regression champion, winner, ...)"))
     predict.add_argument("--json", action="store_true", help="JSON output: text, label, probabilities")
     predict.add_argument("--serve-uri", action="store_true", help=(
         "print what `mlflow models serve -m` should serve for --model and exit (`make serve`): the "
@@ -158,6 +163,17 @@ def dataset_default(args: argparse.Namespace) -> str:
     return dataset_name(load_params(args.params).data)
 
 
+def params_task(path: str) -> str | None:
+    """The `task:` of a params file (None when it has none or is unreadable: the text default)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return raw.get("task") if isinstance(raw, dict) else None
+
+
 def main(argv: list[str] | None = None) -> None:
     def run() -> None:
         args = parse(argv)
@@ -169,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
             from rnnops.tasks.forecast.command import forecast_command
 
             return forecast_command(args)
+        if params_task(args.params) == "regression":
+            from rnnops.tasks.regression.command import predict_command
+
+            return predict_command(args)
         from rnnops import predict
 
         needs_dataset = args.model in (*predict.ALIASES, predict.WINNER) or args.model.startswith("@")

@@ -48,6 +48,14 @@ def fold_arrays(arrays: dict, x: np.ndarray, y: np.ndarray, folds: np.ndarray, f
     return {"train": (x[~held], y[~held]), "val": (x[held], y[held]), "test": arrays["test"]}
 
 
+def nested_run(name: str, tags: dict):
+    """A child of the active (stage) run, in its experiment (not the default one)."""
+    import mlflow
+
+    parent = mlflow.active_run().info
+    return mlflow.start_run(run_name=name, nested=True, experiment_id=parent.experiment_id, tags=tags)
+
+
 def run_folds(architecture: str, model_params, train, spec, arrays: dict, seed: int, scorer=None,
               epochs: int | None = None, callbacks_for: Callable[[int, dict], list] | None = None,
               verbose: int | None = None, track: bool = True, stratified: bool = False):
@@ -62,15 +70,15 @@ def run_folds(architecture: str, model_params, train, spec, arrays: dict, seed: 
     results, oof = [], None
     for fold in range(train.folds):
         parts = fold_arrays(arrays, x, y, folds, fold)
-        run = mlflow.start_run(run_name=f"fold-{fold}", nested=True,
-                               tags={"rnnops.stage": "train.fold", "rnnops.fold": str(fold)}) \
+        run = nested_run(f"fold-{fold}", {"rnnops.stage": "train.fold", "rnnops.fold": str(fold)}) \
             if track and mlflow.active_run() else None
         try:
             result = fit_model(architecture, model_params, train, spec, parts, seed + fold,
                                extra_callbacks=callbacks_for(fold, parts) if callbacks_for else None, epochs=epochs,
                                evaluate_splits=("val",), verbose=verbose, scorer=scorer)
             if run is not None:
-                mlflow.log_metrics({f"val_{k}": v for k, v in result.metrics["val"].items()
+                # The fold's scores in the task's units (Keras' per-epoch val_* are of what it fits).
+                mlflow.log_metrics({f"fold_{k}": v for k, v in result.metrics["val"].items()
                                     if isinstance(v, (int, float))})
                 mlflow.log_metrics({"best_epoch": result.best_epoch, "rows_train": len(parts["train"][1]),
                                     "rows_val": len(parts["val"][1])})
@@ -99,8 +107,7 @@ def cross_validate(architecture: str, model_params, train, spec, arrays: dict, s
     best_epochs = [r.best_epoch for r in results]
     if train.fold_model == "refit":
         epochs = max(1, int(round(float(np.mean(best_epochs)))))
-        with mlflow.start_run(run_name="refit", nested=True, tags={"rnnops.stage": "train.refit"}) \
-                if mlflow.active_run() else contextlib.nullcontext():
+        with nested_run("refit", {"rnnops.stage": "train.refit"}) if mlflow.active_run() else contextlib.nullcontext():
             final = fit_model(architecture, model_params, train, spec, {**arrays, "train": (x, y)}, seed,
                               epochs=epochs, evaluate_splits=("test",), verbose=verbose, scorer=scorer,
                               validate=False)
@@ -129,6 +136,6 @@ def average_model(models: list, spec):
     from rnnops.models.bodies import model_inputs
 
     inputs = model_inputs(spec)
-    outputs = [keras.Model(m.inputs, m.outputs, name=f"fold_{k}")(inputs) for k, m in enumerate(models)]
+    outputs = [keras.Model(m.input, m.output, name=f"fold_{k}")(inputs) for k, m in enumerate(models)]
     return keras.Model(inputs, keras.layers.Average(name="fold_average")(outputs), name="fold_average_model")
 

@@ -1,5 +1,5 @@
 """The regression task's evaluate part: every trained model and every classical peer (training
-mean, ridge, gradient boosting), their mean and a greedy weighted mean, chosen on validation (the
+mean, ridge, gradient boosting), their average and a greedy weighted mean, chosen on validation (the
 out-of-fold predictions with K folds; lower error wins), scored once on test by the same code; the
 winner checked end to end from raw inputs and registered."""
 from __future__ import annotations
@@ -112,7 +112,8 @@ def evaluate(params, prepared: PreparedTable, names: list[str], models_dir: Path
 
     val = {n: p["val"] for n, p in predictions.items()}
     cands = [Ensemble(n, {n: 1.0}) for n in predictions] + [
-        Ensemble("mean", {n: 1.0 / len(predictions) for n in predictions}),
+        # "average", not "mean": `mean` is the training-mean peer
+        Ensemble("average", {n: 1.0 / len(predictions) for n in predictions}),
         greedy_selection(actual["val"], val, ev.metric, ev.ensemble_size, val_score)]
     # The best validation score; on a tie the earlier candidate (a single model before an ensemble).
     winner = max(reversed(cands), key=lambda c: val_score(actual["val"], c.combine(val)))
@@ -204,7 +205,7 @@ def run(params, prepared: PreparedTable, result: Evaluation, models_dir: Path, m
             for directory in (candidates, folder, plots):
                 directory.mkdir()
             metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-            for name in [*result.peers, "mean", "greedy"]:
+            for name in [*result.peers, "average", "greedy"]:
                 (candidates / f"{name}.json").write_text(json.dumps(quality(result.scores[name], spec), indent=2) + "\n")
             files = save_regressor(result.winner.weights, dirs, result.peers, prepared, folder / "model")
             selection = "val" if params.train.folds == 1 else f"out-of-fold ({params.train.folds} folds)"

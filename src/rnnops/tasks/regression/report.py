@@ -53,7 +53,7 @@ def candidates_table(inputs: dict, names: list[str]) -> pd.DataFrame:
     winner, scores = inputs["winner"]["winner"], inputs["scores"]
     keys = [k for k in ("mae", "rmse", "r2", "within_1") if k in next(iter(scores.values()))["test"]]
     rows = [{"candidate": n + (" (winner)" if n == winner else ""),
-             "kind": "ensemble" if n in ("mean", "greedy") else ("model" if n in names else "baseline"),
+             "kind": "ensemble" if n in ("average", "greedy") else ("model" if n in names else "baseline"),
              **{f"val {k}": d["val"][k] for k in ("mae", "rmse")},
              **{f"test {k}": d["test"][k] for k in keys}} for n, d in scores.items()]
     return pd.DataFrame(rows).sort_values("val mae", kind="stable")
