@@ -109,7 +109,8 @@ def load(directory: Path) -> PreparedTable:
         if spec["inputs"] == "text":
             frame = pd.read_parquet(directory / "texts.parquet")
             raw = {s: frame.loc[frame["split"] == s, "text"].tolist() for s in SPLITS}
-            vocabulary = (directory / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+            # split("\n"), not splitlines(): a token may hold \x85 or \u2028, which splitlines breaks on
+            vocabulary = (directory / "vocabulary.txt").read_text(encoding="utf-8").split("\n")[:-1]
         else:
             with np.load(directory / "features.npz", allow_pickle=False) as npz:
                 raw = {s: npz[s] for s in SPLITS}
