@@ -1,13 +1,13 @@
-"""The regression pyfunc's files: one trained model or the evaluate stage's winner (trained
-models and peers with weights) logged to MLflow, registered, or saved to a folder."""
+"""The regression pyfunc's files: one trained model or the evaluate stage's winner (trained models
+and peers with weights) logged to MLflow, registered, or saved to a folder; the files are
+rnnops.tracking.ensemble_pyfunc's."""
 from __future__ import annotations
 
-import contextlib
-import json
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from rnnops.tracking.ensemble_pyfunc import log_ensemble, save_ensemble
 
 SERVING_MODULE = "rnnops.tasks.regression.serving"
 
@@ -23,47 +23,21 @@ def input_example(prepared, rows: int = 3):
     return pd.DataFrame(prepared.raw["val"][:rows], columns=prepared.spec["features"])
 
 
-@contextlib.contextmanager
-def _artifacts(weights: dict[str, float], model_dirs: dict[str, Path], peers: dict, prepared):
-    artifacts = {"spec": str(prepared.directory / "spec.json")}
-    members = []
-    for i, (name, weight) in enumerate(weights.items()):
-        if name in peers:
-            members.append({"name": name, "kind": "peer", "weight": weight, "peer": peers[name].to_json()})
-        else:
-            artifacts[f"member_{i}"] = str(model_dirs[name] / keras_file(prepared))
-            members.append({"name": name, "kind": "keras", "weight": weight, "artifact": f"member_{i}"})
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ensemble.json"
-        path.write_text(json.dumps({"members": members}, indent=2))
-        artifacts["ensemble"] = str(path)
-        yield artifacts
-
-
-def _arguments(artifacts: dict, prepared, peers: dict):
+def _arguments(prepared):
     from rnnops.tracking.logged_models import pyfunc_from_code
 
-    return pyfunc_from_code(SERVING_MODULE, artifacts, input_example(prepared))  # sklearn: always pinned
+    return lambda artifacts, peers: pyfunc_from_code(SERVING_MODULE, artifacts, input_example(prepared))
 
 
 def log_regressor(weights: dict[str, float], model_dirs: dict[str, Path], peers: dict, prepared, name: str,
                   registered_model_name: str | None = None):
     """Log the pyfunc on the active run (optionally registered); returns MLflow's ModelInfo."""
-    from rnnops.tracking.logged_models import log_pyfunc
-
-    used = {k: v for k, v in peers.items() if k in weights}
-    with _artifacts(weights, model_dirs, used, prepared) as artifacts:
-        return log_pyfunc(_arguments(artifacts, prepared, used), name, registered_model_name)
+    return log_ensemble(weights, model_dirs, peers, prepared.directory / "spec.json", keras_file(prepared),
+                        _arguments(prepared), name, registered_model_name)
 
 
 def save_regressor(weights: dict[str, float], model_dirs: dict[str, Path], peers: dict, prepared,
                    folder: Path) -> dict[str, str]:
     """The same pyfunc saved to `folder`; returns {relative path: sha256} of its files."""
-    import mlflow
-
-    from rnnops.tracking.manifest import file_digests
-
-    used = {k: v for k, v in peers.items() if k in weights}
-    with _artifacts(weights, model_dirs, used, prepared) as artifacts:
-        mlflow.pyfunc.save_model(str(folder), **_arguments(artifacts, prepared, used))
-    return file_digests(folder)
+    return save_ensemble(weights, model_dirs, peers, prepared.directory / "spec.json", keras_file(prepared),
+                         _arguments(prepared), folder)

@@ -28,7 +28,7 @@ class Regressor(PythonModel):
         self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
         members = json.loads(Path(context.artifacts["ensemble"]).read_text())["members"]
         self.members = [(load_keras_model(context.artifacts[m["artifact"]]) if m["kind"] == "keras"
-                         else Peer.from_json(m["peer"]), m["weight"]) for m in members]
+                         else Peer.from_json(m["baseline"]), m["weight"]) for m in members]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return pd.DataFrame({self.spec["target"]: predict_values(self.members, self.spec, model_input)})
