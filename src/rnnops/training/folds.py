@@ -72,6 +72,7 @@ def run_folds(architecture: str, model_params, train, spec, arrays: dict, seed: 
         parts = fold_arrays(arrays, x, y, folds, fold)
         run = nested_run(f"fold-{fold}", {"rnnops.stage": "train.fold", "rnnops.fold": str(fold)}) \
             if track and mlflow.active_run() else None
+        status = "FAILED"   # a fold that raises (or is interrupted) is not shown as finished
         try:
             result = fit_model(architecture, model_params, train, spec, parts, seed + fold,
                                extra_callbacks=callbacks_for(fold, parts) if callbacks_for else None, epochs=epochs,
@@ -82,9 +83,10 @@ def run_folds(architecture: str, model_params, train, spec, arrays: dict, seed: 
                                     if isinstance(v, (int, float))})
                 mlflow.log_metrics({"best_epoch": result.best_epoch, "rows_train": len(parts["train"][1]),
                                     "rows_val": len(parts["val"][1])})
+            status = "FINISHED"
         finally:
             if run is not None:
-                mlflow.end_run()
+                mlflow.end_run(status)
         prediction = result.predictions["val"]
         if oof is None:
             oof = np.zeros((len(y), *prediction.shape[1:]), dtype=np.float64)
