@@ -148,16 +148,18 @@ def four_jobs(jobs: Jobs, registry: bool):
         assert d2["new_value"] == pytest.approx(d1["new_value"], abs=1e-5)
         decisions.append(d2)
 
-    # Job 3: a person's params change makes the winner worse on the same test split.
-    jobs.person_changes(WORSE, "Try a tiny learning rate")
-    clone, out, d3, log, summary = jobs.run()
-    assert out == {"champion_changed": "false", "open_pr": "false"}, log[-3000:]
-    assert d3["new_value"] < d1["new_value"] and d3["champion_value"] == pytest.approx(d1["new_value"], abs=1e-5)
-    assert "does not beat the champion" in d3["reason"]
+    # Job 3: a person's params change makes the winner worse on the same test split. (Once,
+    # against the server, where it also makes a challenger; without one the decision against the
+    # committed metrics is tests/code/test_retrain_decision.py's, and jobs 1 and 4 run that path.)
     if registry:
+        jobs.person_changes(WORSE, "Try a tiny learning rate")
+        clone, out, d3, log, summary = jobs.run()
+        assert out == {"champion_changed": "false", "open_pr": "false"}, log[-3000:]
+        assert d3["new_value"] < d1["new_value"] and d3["champion_value"] == pytest.approx(d1["new_value"], abs=1e-5)
+        assert "does not beat the champion" in d3["reason"]
         registry_json = json.loads((clone / "evaluation" / "registry.json").read_text())
         assert registry_json["alias"] == "challenger" and d3["new_version"] == "2"
-    decisions.append(d3)
+        decisions.append(d3)
 
     # Job 4: a change that makes it better: a new champion, a pull request.
     jobs.person_changes(BETTER, "Train longer")
@@ -205,6 +207,6 @@ def test_four_jobs_against_a_tracking_server(github, tmp_path):
 
 def test_four_jobs_without_a_server_and_no_pr_without_a_remote(github, tmp_path):
     decisions = four_jobs(Jobs(github, tmp_path), registry=False)
-    assert [d["against"] for d in decisions] == ["metrics/evaluate.json at origin/main"] * 3
+    assert [d["against"] for d in decisions] == ["metrics/evaluate.json at origin/main"] * 2
     assert decisions[0]["reason"] == "no results committed at origin/main: this run is the first baseline"
-    assert [d["champion_changed"] for d in decisions] == [True, False, True]
+    assert [d["champion_changed"] for d in decisions] == [True, True]
