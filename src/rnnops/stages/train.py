@@ -78,10 +78,7 @@ def write(result: FitResult, prepared: PreparedData, metrics: dict, model_dir: P
     np.savez(model_dir / "probabilities.npz", val=result.predictions["val"], test=result.predictions["test"],
              y_val=selection_labels(prepared.arrays, folds), y_test=prepared.arrays["test"][1])
     if result.cross_validation is not None:
-        cv = result.cross_validation
-        (model_dir / "folds.json").write_text(json.dumps(
-            {"folds": folds, "fold_model": cv.fold_model, "per_fold": cv.per_fold, "summary": cv.summary},
-            indent=2) + "\n")
+        (model_dir / "folds.json").write_text(json.dumps(result.cross_validation.record(), indent=2) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     history_by_epoch(result).to_csv(plot_path, index=False, float_format="%.6g")
 

@@ -28,6 +28,11 @@ class CrossValidation:
     summary: dict                     # score -> {"mean": ..., "std": ...} across folds
     fold_model: str                   # refit | average
 
+    def record(self) -> dict:
+        """models/<name>/folds.json: what evaluate and the report read of the folds."""
+        return {"folds": len(self.per_fold), "fold_model": self.fold_model, "per_fold": self.per_fold,
+                "summary": self.summary}
+
 
 def summarise(per_fold: list[dict], keys: tuple[str, ...]) -> dict:
     """score -> mean and (population) standard deviation across folds."""

@@ -37,11 +37,6 @@ class Evaluation:
         return candidate.combine({n: p[split] for n, p in self.predictions.items()})
 
 
-def selection_rows(prepared: PreparedTable, folds: int) -> np.ndarray:
-    """Rows that choose ensembles and the winner: val, or every training row out of fold."""
-    return prepared.rows["val"] if folds == 1 else np.concatenate([prepared.rows["train"], prepared.rows["val"]])
-
-
 def load_members(names: list[str], models_dir: Path, rows_val: np.ndarray, prepared: PreparedTable):
     members, folds = {}, {}
     for name in names:
@@ -100,9 +95,8 @@ def _joined(prepared: PreparedTable, splits: tuple[str, ...]):
 
 def evaluate(params, prepared: PreparedTable, names: list[str], models_dir: Path) -> Evaluation:
     ev, ratings = params.evaluate, bool(prepared.spec.get("ratings"))
-    rows_val = selection_rows(prepared, params.train.folds)
-    by_row = {int(r): v for s in ("train", "val") for r, v in zip(prepared.rows[s], prepared.y[s])}
-    actual = {"val": np.array([by_row[int(r)] for r in rows_val]), "test": prepared.y["test"]}
+    rows_val = prepared.selection("rows", params.train.folds)
+    actual = {"val": prepared.selection("y", params.train.folds), "test": prepared.y["test"]}
     members, folds = load_members(names, models_dir, rows_val, prepared)
     fitted, peer_predictions = fit_peers(params, prepared)
     predictions = {**members, **peer_predictions}

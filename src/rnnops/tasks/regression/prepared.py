@@ -45,6 +45,12 @@ class PreparedTable:
         """split -> (x, y scaled as the models learn it): what the shared training loop reads."""
         return {s: (self.x[s], self.scale_target(self.y[s])) for s in SPLITS}
 
+    def selection(self, what: str, folds: int) -> np.ndarray:
+        """`rows` or `y` of the predictions that choose ensembles and the winner: the val rows,
+        or with K folds every training row (train, then val: out of fold)."""
+        part = getattr(self, what)
+        return part["val"] if folds == 1 else np.concatenate([part["train"], part["val"]])
+
     def scale_target(self, y: np.ndarray) -> np.ndarray:
         t = self.spec["target_scale"]
         return ((np.asarray(y, np.float64) - t["mean"]) / t["std"]).astype(np.float32)

@@ -87,13 +87,6 @@ def predictions_in_units(result: FitResult, prepared: PreparedTable) -> dict[str
     return {s: prepared.target_units(result.predictions[s]) for s in ("val", "test")}
 
 
-def selection_rows(result: FitResult, prepared: PreparedTable) -> np.ndarray:
-    """Source rows of the "val" predictions: the val rows, or every training row (out of fold)."""
-    if result.cross_validation is None:
-        return prepared.rows["val"]
-    return np.concatenate([prepared.rows["train"], prepared.rows["val"]])
-
-
 def write(result: FitResult, prepared: PreparedTable, metrics: dict, model_dir: Path, metrics_path: Path,
           plot_path: Path) -> None:
     """model.keras (standardised rows or token ids in, the scaled target out), text_model.keras
@@ -107,12 +100,11 @@ def write(result: FitResult, prepared: PreparedTable, metrics: dict, model_dir: 
         save_keras(text_model(result.model, prepared.spec, prepared.vocabulary), model_dir / "text_model.keras")
     units = predictions_in_units(result, prepared)
     np.savez(model_dir / "predictions.npz", val=units["val"], test=units["test"],
-             rows_val=selection_rows(result, prepared), rows_test=prepared.rows["test"])
-    cv = result.cross_validation
-    if cv is not None:
-        (model_dir / "folds.json").write_text(json.dumps(
-            {"folds": len(cv.per_fold), "fold_model": cv.fold_model, "per_fold": cv.per_fold,
-             "summary": cv.summary}, indent=2) + "\n")
+             rows_val=prepared.selection("rows", 1 if result.cross_validation is None
+                                         else len(result.cross_validation.per_fold)),
+             rows_test=prepared.rows["test"])
+    if result.cross_validation is not None:
+        (model_dir / "folds.json").write_text(json.dumps(result.cross_validation.record(), indent=2) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
     history_by_epoch(result).to_csv(plot_path, index=False, float_format="%.6g")
 
