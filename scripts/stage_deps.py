@@ -28,7 +28,7 @@ STAGE_PARTS = {"prepare": ("prepare",), "train": ("prepare", "train"), "tune": (
                "report": ("report",)}
 # each pipeline file -> its task
 PIPELINES = {"dvc.yaml": "text_classification", "forecast/dvc.yaml": "forecast",
-             "regression/dvc.yaml": "regression"}
+             "regression/dvc.yaml": "regression", "generation/dvc.yaml": "generation"}
 REGISTRY = SRC / "rnnops" / "tasks" / "__init__.py"
 
 

@@ -7,6 +7,7 @@
     rnnops predict --model winner "..."   # the evaluate stage's winner from the pulled files
     rnnops forecast --history weeks.csv   # the forecasting champion's next `horizon` values
     rnnops predict --params regression/params.yaml --file rows.csv   # the regression champion's numbers
+    rnnops generate "I love " --max-chars 200 --temperature 0.8       # the generation champion's text
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
     rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
@@ -52,6 +53,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "checked against its winner.json), an MLflow model URI or a model folder (default: champion)"))
     forecast.add_argument("--params", default="forecast/params.yaml", help="the forecasting params (series name)")
     forecast.add_argument("--json", action="store_true", help="JSON records instead of CSV")
+    generate = commands.add_parser("generate", help="continue prompts with the generation task's language model")
+    generate.add_argument("prompts", nargs="*", help="texts to continue (none: start a document from its beginning)")
+    generate.add_argument("--max-tokens", "--max-chars", dest="max_tokens", type=int, default=200,
+                          help="tokens generated per prompt (characters at the character level; default 200)")
+    generate.add_argument("--temperature", type=float, default=1.0, help="> 0; lower is more conservative (default 1)")
+    generate.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = all)")
+    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: the smallest set of tokens "
+                                                                   "holding this probability (1 = off)")
+    generate.add_argument("--greedy", action="store_true", help="the most likely token at every step")
+    generate.add_argument("--seed", type=int, default=0, help="sampling seed (same seed, same text)")
+    generate.add_argument("--model", default="champion", help=(
+        "champion or challenger of rnnops-generation-<dataset>, winner (generation/evaluation/model, checked "
+        "against its winner.json), an MLflow model URI or a model folder (default: champion)"))
+    generate.add_argument("--params", default="generation/params.yaml", help="the generation params (dataset name)")
+    generate.add_argument("--json", action="store_true", help="JSON records (prompt, text) instead of plain text")
     runs = commands.add_parser("runs", help="the project's MLflow runs")
     runs.add_argument("action", choices=("reap", "urls"), help=(
         "reap: end as KILLED every RUNNING run of this host whose process is gone; "
@@ -181,6 +197,10 @@ def main(argv: list[str] | None = None) -> None:
             return runs_command(args)
         if args.command == "retrain":
             return retrain_command(args)
+        if args.command == "generate":
+            from rnnops.tasks.generation.command import generate_command
+
+            return generate_command(args)
         if args.command == "forecast":
             from rnnops.tasks.forecast.command import forecast_command
 

@@ -109,15 +109,17 @@ def validation_curves(histories: dict[str, pd.DataFrame], path: Path, second: st
     return _save(fig, path)
 
 
-def model_comparison(test_accuracy: dict[str, float], winner: str, path: Path) -> Path:
-    """Test accuracy of every model and ensemble, the winner highlighted."""
+def model_comparison(test_accuracy: dict[str, float], winner: str, path: Path, label: str = "test accuracy",
+                     lower_is_better: bool = False) -> Path:
+    """A test score of every model and ensemble (accuracy by default), best at the top, the winner
+    highlighted."""
     plt = _pyplot()
-    names = sorted(test_accuracy, key=test_accuracy.get)
+    names = sorted(test_accuracy, key=test_accuracy.get, reverse=lower_is_better)
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1))
     ax.barh(names, [test_accuracy[n] for n in names],
             color=["tab:orange" if n == winner else "tab:blue" for n in names])
     low = min(test_accuracy.values())
-    ax.set(xlim=(max(0.0, low - 0.05), None), xlabel="test accuracy", title="Models and ensembles (winner in orange)")
+    ax.set(xlim=(max(0.0, low - 0.05), None), xlabel=label, title="Models and ensembles (winner in orange)")
     return _save(fig, path)
 
 

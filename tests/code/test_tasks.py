@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 
 def test_every_task_is_registered_with_every_part():
-    assert list(TASKS) == ["text_classification", "forecast", "regression"]
+    assert list(TASKS) == ["text_classification", "forecast", "regression", "generation"]
     for task in TASKS.values():
         assert set(task.modules) == set(PARTS)
         assert check(task) is task
@@ -65,5 +65,5 @@ def test_an_unknown_task_names_the_known_ones(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("task: translation\nseed: 1\n")
     with pytest.raises(ParamsError, match=r"task 'translation' is not a task\. Fix: set task: to one of "
-                                          r"text_classification, forecast, regression"):
+                                          r"text_classification, forecast, regression, generation"):
         load_params(path)

@@ -116,3 +116,18 @@ def window_datasets(arrays: dict, batch_size: int, seed: int):
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     val = tf.data.Dataset.from_tensor_slices((x_val, y_val))
     return (train.batch(batch_size).prefetch(tf.data.AUTOTUNE), val.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def token_windows(stream: np.ndarray, seq_len: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """A language model's examples from one token stream: inputs [n, seq_len] and targets
+    [n, seq_len], the same window shifted by one token, so every position is trained on its next
+    token. Windows start every `stride` tokens; a stream shorter than seq_len + 1 gives none."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    stream = np.asarray(stream, dtype=np.int32)
+    if len(stream) < seq_len + 1:
+        empty = np.zeros((0, seq_len), np.int32)
+        return empty, empty
+    windows = sliding_window_view(stream, seq_len + 1)[::stride]
+    return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
+

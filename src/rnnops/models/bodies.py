@@ -6,8 +6,9 @@ in params.yaml. Every builder takes (model params, dataset spec) and returns an 
 The spec says what goes in and what comes out, so one body serves every task:
 - in: token ids [batch, time] (0 = padding) through an embedding, or numeric steps
   [batch, window, features] (forecasting windows; `embedding_dim` does not apply);
-- out: class probabilities (one sigmoid unit for two classes, a softmax otherwise), or `outputs`
-  linear values (a forecast of `horizon` steps).
+- out: class probabilities (one sigmoid unit for two classes, a softmax otherwise), `outputs`
+  linear values (a forecast of `horizon` steps), or, for a language model (`sequence`), a softmax
+  over the vocabulary at every step (recurrent layers return sequences; the Transformer is causal).
 Which bodies a task may use is the task's `bodies` list (rnnops.tasks).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ class DatasetSpec:
     features: int = 0     # numeric values per step; 0 = token ids
     outputs: int = 0      # regression head width (forecast horizon); 0 = class probabilities
     anchored: bool = False  # numeric: read the window relative to its last step, forecast the change
+    sequence: bool = False  # language model: the next token's distribution at every step
 
     @property
     def numeric(self) -> bool:
@@ -84,6 +86,10 @@ def _embedded(ids, spec: DatasetSpec, p: ModelParams):
         if p.window and p.window < spec.max_len:  # a shorter look-back than the prepared window
             x = keras.layers.Cropping1D((spec.max_len - p.window, 0), name="last_steps")(x)
         return CenterOnLast(name="center_on_last")(x) if spec.anchored else x
+    if getattr(p, "one_hot", False):  # the notes' character model: a vocabulary-wide 0/1 vector per step
+        from rnnops.models.layers import OneHotTokens
+
+        return OneHotTokens(spec.vocab_size, name="one_hot")(ids)
     dim = p.embedding_dim
     # mask_zero: recurrent layers skip padded steps wherever the padding sits.
     return keras.layers.Embedding(spec.vocab_size, dim, mask_zero=True, name="embedding")(ids)
@@ -92,11 +98,13 @@ def _embedded(ids, spec: DatasetSpec, p: ModelParams):
 def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
     import keras
 
-    x = keras.layers.Dropout(p.dropout)(x)
+    x = keras.layers.Dropout(p.dropout)(x)  # [batch, features], or [batch, time, features] (sequence)
     if p.dense_units:
         x = keras.layers.Dense(p.dense_units, activation="relu")(x)
         x = keras.layers.Dropout(p.dropout)(x)
-    if spec.outputs:  # one value per forecast step, in the scaled units of the target
+    if spec.sequence:  # [batch, time, vocab]: P(next token) after every prefix of the window
+        out = keras.layers.Dense(spec.vocab_size, activation="softmax", name="next_token")(x)
+    elif spec.outputs:  # one value per forecast step, in the scaled units of the target
         out = keras.layers.Dense(spec.outputs, name="forecast" if not spec.anchored else "change")(x)
         if spec.anchored:  # the change from the window's last target value, added back
             from rnnops.models.layers import AddLastValue
@@ -122,7 +130,7 @@ def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=
     recurrent = LSTM if layer == "LSTM" else getattr(keras.layers, layer)
     for i in range(layers):
         cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout,
-                         return_sequences=return_sequences or i < layers - 1)
+                         return_sequences=return_sequences or spec.sequence or i < layers - 1)
         x = keras.layers.Bidirectional(cell)(x) if bidirectional else cell(x)
     return ids, x
 
@@ -170,7 +178,7 @@ def stacked_lstm(p: StackedParams, spec: DatasetSpec):
     for i, units in enumerate(p.units):
         last = i == len(p.units) - 1
         # Every layer but the last hands its whole sequence (and the mask) to the next.
-        x = LSTM(units, return_sequences=not last, recurrent_dropout=p.recurrent_dropout)(x)
+        x = LSTM(units, return_sequences=not last or spec.sequence, recurrent_dropout=p.recurrent_dropout)(x)
     return _head(ids, x, p, spec, "stacked_lstm")
 
 
@@ -194,9 +202,10 @@ def transformer(p: TransformerParams, spec: DatasetSpec):
         x = StepAndPositionEmbedding(steps, p.embedding_dim)(_embedded(ids, spec, p))
     else:
         x = TokenAndPositionEmbedding(spec.vocab_size, spec.max_len, p.embedding_dim)(ids)
-    for _ in range(p.blocks):
-        x = TransformerEncoder(p.embedding_dim, p.heads, p.ff_dim, p.dropout)(x)
-    x = MaskedMeanPooling()(x)  # mean over real tokens; zeros (not 0/0) for a text without any
+    for _ in range(p.blocks):  # causal for a language model: step t attends to steps <= t only
+        x = TransformerEncoder(p.embedding_dim, p.heads, p.ff_dim, p.dropout, causal=spec.sequence)(x)
+    if not spec.sequence:
+        x = MaskedMeanPooling()(x)  # mean over real tokens; zeros (not 0/0) for a text without any
     return _head(ids, x, p, spec, "transformer")
 
 

@@ -98,9 +98,10 @@ class StepAndPositionEmbedding(layers.Layer):
 class TransformerEncoder(layers.Layer):
     """Post-norm encoder block: self-attention and feed-forward, each with residual + LayerNorm."""
 
-    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, **kwargs):
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float = 0.1, causal: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.dim, self.heads, self.ff_dim, self.dropout = dim, heads, ff_dim, dropout
+        self.causal = causal  # a decoder (language model): no step attends to a later one
         self.attention = layers.MultiHeadAttention(heads, key_dim=max(1, dim // heads), dropout=dropout)
         self.ff_in = layers.Dense(ff_dim, activation="relu")
         self.ff_out = layers.Dense(dim)
@@ -120,7 +121,8 @@ class TransformerEncoder(layers.Layer):
         attention_mask = None
         if mask is not None:  # [batch, query, key]: no query attends to a padded key
             attention_mask = ops.logical_and(ops.expand_dims(mask, 1), ops.expand_dims(mask, 2))
-        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        attended = self.attention(x, x, attention_mask=attention_mask, use_causal_mask=self.causal,
+                                  training=training)
         x = self.norm1(x + self.drop1(attended, training=training))
         return self.norm2(x + self.drop2(self.ff_out(self.ff_in(x)), training=training))
 
@@ -132,7 +134,28 @@ class TransformerEncoder(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "dim": self.dim, "heads": self.heads,
-                "ff_dim": self.ff_dim, "dropout": self.dropout}
+                "ff_dim": self.ff_dim, "dropout": self.dropout, "causal": self.causal}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class OneHotTokens(layers.Layer):
+    """Token ids [batch, time] -> one-hot vectors [batch, time, vocab]; padding (id 0) is masked."""
+
+    def __init__(self, vocab_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+
+    def call(self, ids):
+        return ops.one_hot(ids, self.vocab_size)
+
+    def compute_mask(self, ids, mask=None):
+        return ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.vocab_size)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

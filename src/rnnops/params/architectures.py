@@ -25,6 +25,9 @@ class RecurrentParams(ModelParams):
     embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width")
     units: int = Field(64, ge=1, le=4096, description="recurrent units (per direction)")
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on recurrent state")
+    one_hot: bool = Field(False, description=(
+        "token inputs as one-hot vectors of the vocabulary instead of an embedding (the notes' "
+        "character model; embedding_dim is then unused); small vocabularies only"))
 
 
 class RnnParams(RecurrentParams):

@@ -80,7 +80,7 @@ def _check_range(low, high, log: bool, stepped: bool) -> None:
 
 
 Dimension = Annotated[Union[IntRange, FloatRange, Categorical], Field(discriminator="type")]
-TUNABLE_TRAIN_KEYS = ("optimizer", "learning_rate", "batch_size", "clipnorm", "class_weight")
+TUNABLE_TRAIN_KEYS = ("optimizer", "learning_rate", "batch_size", "clipnorm", "class_weight", "seq_len")  # where the task has it
 
 
 class TuneParams(Strict):

@@ -149,6 +149,18 @@ register(Task(
             "IMDB star ratings, your CSV); K-fold",
 ))
 
+register(Task(
+    name="generation",
+    params="rnnops.tasks.generation.params:GenerationParams",
+    # causal bodies only: a bidirectional layer would read the token it predicts
+    bodies=("simple_rnn", "lstm", "gru", "rnn", "stacked_lstm", "transformer"),
+    modules={"prepare": "rnnops.tasks.generation.prepare", "train": "rnnops.tasks.generation.train",
+             "evaluate": "rnnops.tasks.generation.evaluate", "report": "rnnops.tasks.generation.report",
+             "serving": "rnnops.tasks.generation.serving"},
+    summary="a corpus -> a character- or word-level language model that generates text (tweets by "
+            "default; IMDB reviews, your CSV or .txt); n-gram peer, sampling, incremental decoding",
+))
+
 
 def get(name: str) -> Task:
     return TASKS[name]

@@ -5,6 +5,7 @@ go through `fit_model`.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import warnings
@@ -15,7 +16,7 @@ import pandas as pd
 
 from typing import Callable
 
-from rnnops.data.batches import fit_datasets, predict_proba, window_datasets
+from rnnops.data.batches import fit_datasets, predict_proba, token_windows, window_datasets
 from rnnops.errors import DataError
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ModelParams
@@ -90,12 +91,25 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     task's `scorer(split, y, predictions)`, which knows the target's units.
 
     `validate=False` (a K-fold refit on every training row) fits exactly `epochs` epochs with no
-    validation data, so no early stopping or plateau schedule; "val" is then not scored."""
+    validation data, so no early stopping or plateau schedule; "val" is then not scored.
+
+    A language model (`spec.sequence`) gets token streams, arrays[split] = (stream, None), and
+    reads windows of `train.seq_len` cut every `train.stride` tokens (null: seq_len) here, so a trial that samples
+    train.seq_len trains on its own windows; its scores are Keras' mean cross-entropy per token of
+    the windows (`loss`, nats) and next-token `accuracy`; no predictions are kept."""
     # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     if not spec.numeric:
         check_token_ids(arrays, spec)
+    if spec.sequence:
+        spec = dataclasses.replace(spec, max_len=train.seq_len)  # the Transformer's positions
+        stride = train.stride or train.seq_len
+        arrays = {s: token_windows(stream, train.seq_len, stride) for s, (stream, _) in arrays.items()}
+        empty = [s for s, (x, _) in arrays.items() if not len(x)]
+        if empty:
+            raise DataError(f"the {', '.join(empty)} token stream is shorter than train.seq_len + 1 "
+                            f"({train.seq_len + 1} tokens). Fix: lower train.seq_len or use more text.")
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     compile_model(model, spec, train)
@@ -103,7 +117,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     if not validate:  # the val slot is unused: the training rows stand in so the datasets build
         arrays = {**arrays, "val": arrays["train"]}
         evaluate_splits = tuple(s for s in evaluate_splits if s != "val")
-    if spec.numeric:
+    if spec.numeric or spec.sequence:  # fixed-shape windows: nothing to pad
         train_ds, val_ds = window_datasets(arrays, train.batch_size, seed)
     else:
         train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
@@ -112,7 +126,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
     fitted = model.fit(train_ds, validation_data=val_ds if validate else None, epochs=epochs or train.epochs,
-                       callbacks=cbs, class_weight=None if spec.numeric or spec.outputs else
+                       callbacks=cbs, class_weight=None if spec.numeric or spec.outputs or spec.sequence else
                        class_weights(y_train, spec.num_classes, train.class_weight), verbose=verbose)
     seconds = time.perf_counter() - start
     history = history_table(fitted.history)
@@ -121,6 +135,12 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
         best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
     else:
         best = len(history) - 1
+    if spec.sequence:
+        predictions = {}
+        metrics = {s: model.evaluate(*arrays[s], batch_size=train.batch_size, verbose=0, return_dict=True)
+                   for s in evaluate_splits}
+        return FitResult(model, history, best + 1, seconds, arrays["train"][0].size * len(history) / seconds,
+                         int(model.count_params()), predictions, metrics)
     predictions = {s: predict(model, arrays[s][0], spec) for s in evaluate_splits}
     if spec.outputs:
         metrics = {s: scorer(s, arrays[s][1], predictions[s]) for s in evaluate_splits}

@@ -1,0 +1,360 @@
+"""Fast incremental decoding: a trained Keras language model as a NumPy step function.
+
+Generating N tokens with the Keras model means N forward passes over a growing prefix (quadratic
+work, and each call costs milliseconds of framework overhead). `Stepper` copies the weights once
+and carries the recurrent state (or the Transformer's key/value cache) from token to token, so a
+token costs one small step: a few dozen NumPy operations on one row.
+
+States are immutable: `step` builds new arrays and never writes into the state it was given, so a
+state may be reused (to branch, or to retry a token) at no risk. Token ids must be real tokens:
+the padding id 0 is never skipped here as the Keras mask would skip it (generation never makes it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_ACTIVATIONS = {  # Keras activation (by function name) -> NumPy; softmax only for the head
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 0.5 * np.tanh(0.5 * x) + 0.5,  # = 1/(1+e^-x), without overflow warnings
+    "softmax": lambda x: _softmax(x),
+}
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _np(variable) -> np.ndarray:
+    return np.array(variable, dtype=np.float64)  # float64: rounding stays far below the test's 1e-5
+
+
+def _unsupported(layer, why: str) -> ValueError:
+    return ValueError(f"layer {type(layer).__name__} '{layer.name}' is not supported: {why}")
+
+
+def _activation(layer, fn) -> callable:
+    name = getattr(fn, "__name__", str(fn))
+    if name not in _ACTIVATIONS:
+        raise _unsupported(layer, f"activation {name!r}")
+    return _ACTIVATIONS[name]
+
+
+# --- stages: one per Keras layer; x is [rows, features], rows = consecutive positions -----------
+# Recurrent stages only ever get one row; Transformer blocks get several when their caches are
+# rebuilt. A stage's `project` is None once its input projection is folded into the token table.
+
+class _Dense:
+    def __init__(self, layer):
+        self.w, self.act = _np(layer.kernel), _activation(layer, layer.activation)
+        self.b = _np(layer.bias) if layer.use_bias else np.zeros(self.w.shape[1])
+
+    def init(self):
+        return None
+
+    def step(self, x, state):
+        return self.act(x @ self.w + self.b), None
+
+
+class _Recurrent:
+    """SimpleRNN, GRU (reset_after) and LSTM cells. `project` = (input kernel, input bias)."""
+
+    def __init__(self, layer, kind: str):
+        import keras
+
+        cell, self.kind, self.units = layer.cell, kind, layer.cell.units
+        if layer.go_backwards or not layer.return_sequences:
+            raise _unsupported(layer, "a language model reads forwards and returns sequences")
+        if kind != "simple_rnn" and cell.recurrent_activation is not keras.activations.sigmoid:
+            raise _unsupported(layer, "only a sigmoid recurrent activation")
+        if kind == "lstm" and cell.activation is not keras.activations.tanh:
+            raise _unsupported(layer, "only a tanh activation")
+        if kind == "gru" and not cell.reset_after:
+            raise _unsupported(layer, "only reset_after=True (Keras 3's default)")
+        self.act = _activation(layer, cell.activation)
+        kernel, recurrent = _np(cell.kernel), _np(cell.recurrent_kernel)
+        bias = _np(cell.bias) if cell.use_bias else np.zeros((2 if kind == "gru" else 1, kernel.shape[1]))
+        if kind == "gru":  # reset_after: one bias for the input side, one for the recurrent side
+            bias, self.recurrent_bias = bias[0], bias[1]
+        bias = bias.reshape(-1)
+        if kind == "lstm":
+            # Keras' gate order is i, f, c, o; as i, f, o, c the three sigmoids are one slice.
+            u = self.units
+            order = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]
+            kernel, recurrent, bias = kernel[:, order], recurrent[:, order], bias[order]
+        self.project, self.recurrent = (kernel, bias), recurrent
+
+    def init(self):
+        zero = np.zeros((1, self.units))
+        return (zero, zero) if self.kind == "lstm" else zero
+
+    def step(self, x, state):
+        if self.project is not None:
+            x = x @ self.project[0] + self.project[1]
+        u = self.units
+        if self.kind == "lstm":
+            h, c = state
+            z = x + h @ self.recurrent
+            s = 0.5 * np.tanh(0.5 * z[:, :3 * u]) + 0.5  # sigmoid of i, f, o
+            c = s[:, u:2 * u] * c + s[:, :u] * np.tanh(z[:, 3 * u:])
+            h = s[:, 2 * u:] * np.tanh(c)
+            return h, (h, c)
+        if self.kind == "gru":
+            inner = state @ self.recurrent + self.recurrent_bias
+            zr = 0.5 * np.tanh(0.5 * (x[:, :2 * u] + inner[:, :2 * u])) + 0.5
+            z = zr[:, :u]
+            candidate = self.act(x[:, 2 * u:] + zr[:, u:] * inner[:, 2 * u:])
+            h = z * state + (1.0 - z) * candidate
+            return h, h
+        h = self.act(x + state @ self.recurrent)  # SimpleRNN
+        return h, h
+
+
+class _TransformerBlock:
+    """Post-norm causal block; its state is the (keys, values) cache, each [heads, tokens, key_dim]."""
+
+    def __init__(self, layer):
+        mha = layer.attention
+        if not layer.causal or mha._value_dim != mha._key_dim:
+            raise _unsupported(layer, "only causal blocks (a language model) with value_dim = key_dim")
+        dense = (mha._query_dense, mha._key_dense, mha._value_dense)
+        self.heads, self.key_dim = mha._num_heads, mha._key_dim
+        dim, width = layer.dim, self.heads * self.key_dim
+        # Query, key and value projections as one [dim, 3 * heads * key_dim] matrix: one matmul.
+        self.qkv = np.concatenate([_np(d.kernel).reshape(dim, width) for d in dense], axis=1)
+        self.qkv_b = np.concatenate([np.zeros(width) if d.bias is None else _np(d.bias).reshape(width)
+                                     for d in dense])
+        self.qkv[:, :width] /= np.sqrt(self.key_dim)  # Keras scales the query by 1/sqrt(key_dim)
+        self.qkv_b[:width] /= np.sqrt(self.key_dim)
+        out = mha._output_dense
+        self.out_w = _np(out.kernel).reshape(width, dim)
+        self.out_b = _np(out.bias) if out.bias is not None else np.zeros(dim)
+        self.ff_in, self.ff_out = _Dense(layer.ff_in), _Dense(layer.ff_out)
+        self.norms = [self._norm(n) for n in (layer.norm1, layer.norm2)]
+
+    @staticmethod
+    def _norm(norm):
+        if getattr(norm, "rms_scaling", False) or list(np.atleast_1d(norm.axis)) != [-1]:
+            raise _unsupported(norm, "only over the last axis, without rms_scaling")
+        return _np(norm.gamma) if norm.scale else 1.0, _np(norm.beta) if norm.center else 0.0, norm.epsilon
+
+    @staticmethod
+    def _layer_norm(x, norm):
+        gamma, beta, eps = norm  # sum()/n: ndarray.mean's Python wrapper costs more than the maths
+        centred = x - x.sum(axis=-1, keepdims=True) / x.shape[-1]
+        variance = (centred * centred).sum(axis=-1, keepdims=True) / x.shape[-1]
+        return centred / np.sqrt(variance + eps) * gamma + beta
+
+    def init(self):
+        empty = np.zeros((self.heads, 0, self.key_dim))
+        return empty, empty
+
+    def step(self, x, state):
+        rows, h, k = x.shape[0], self.heads, self.key_dim
+        qkv = (x @ self.qkv + self.qkv_b).reshape(rows, 3, h, k).transpose(1, 2, 0, 3)  # [3, h, rows, k]
+        keys = np.concatenate([state[0], qkv[1]], axis=1)  # new arrays: the old state stays valid
+        values = np.concatenate([state[1], qkv[2]], axis=1)
+        scores = qkv[0] @ keys.transpose(0, 2, 1)  # [h, rows, cached + rows]
+        if rows > 1:  # row i sits at cache position (cached + i): it sees keys up to there only
+            cached = keys.shape[1] - rows
+            future = np.arange(keys.shape[1])[None, :] > (cached + np.arange(rows))[:, None]
+            scores = np.where(future, -np.inf, scores)
+        attended = (_softmax(scores) @ values).transpose(1, 0, 2).reshape(rows, h * k)
+        x = self._layer_norm(x + attended @ self.out_w + self.out_b, self.norms[0])
+        ff = self.ff_out.step(self.ff_in.step(x, None)[0], None)[0]
+        return self._layer_norm(x + ff, self.norms[1]), (keys, values)
+
+
+class Stepper:
+    """One trained Keras LM as a NumPy step function (weights copied once).
+
+    The state is (tokens in the Transformer's cache, or () for recurrent models; per-layer states)."""
+
+    def __init__(self, table: np.ndarray, positions: np.ndarray | None, stages: list):
+        self.table, self.positions, self.stages = table, positions, stages
+        self.vocab_size = stages[-1].w.shape[1]
+        self.max_len = None if positions is None else positions.shape[0]
+
+    @classmethod
+    def from_keras(cls, model) -> "Stepper":
+        import keras
+
+        from rnnops.models.layers import OneHotTokens, TokenAndPositionEmbedding, TransformerEncoder
+
+        table = positions = None
+        stages: list = []
+        for layer in model.layers:
+            if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
+                continue  # Dropout is the identity at inference
+            if table is None:  # the first layer after the input turns ids into vectors
+                if isinstance(layer, keras.layers.Embedding):
+                    table = _np(layer.embeddings)
+                elif isinstance(layer, OneHotTokens):
+                    table = np.eye(layer.vocab_size)
+                elif isinstance(layer, TokenAndPositionEmbedding):
+                    table, positions = _np(layer.tokens.embeddings), _np(layer.positions.embeddings)
+                else:
+                    raise _unsupported(layer, "the token input must be Embedding, OneHotTokens or "
+                                       "TokenAndPositionEmbedding")
+            elif isinstance(layer, keras.layers.LSTM):  # rnnops' fused LSTM too: same weights, same maths
+                stages.append(_Recurrent(layer, "lstm"))
+            elif isinstance(layer, (keras.layers.GRU, keras.layers.SimpleRNN)):
+                stages.append(_Recurrent(layer, "gru" if isinstance(layer, keras.layers.GRU) else "simple_rnn"))
+            elif isinstance(layer, TransformerEncoder):
+                stages.append(_TransformerBlock(layer))
+            elif isinstance(layer, keras.layers.Dense):
+                stages.append(_Dense(layer))
+            else:
+                raise _unsupported(layer, "no NumPy step for it")
+        if table is None or not stages or not isinstance(stages[-1], _Dense) or \
+                getattr(model.layers[-1].activation, "__name__", "") != "softmax":
+            raise ValueError(f"model '{model.name}' is not a language model (token input, softmax Dense head)")
+        if isinstance(stages[0], _Recurrent):
+            # Fold the first layer's input projection into the token table: embedding @ kernel + bias
+            # is one row per token, so a step starts with a row lookup instead of a matmul.
+            kernel, bias = stages[0].project
+            table, stages[0].project = table @ kernel + bias, None
+        return cls(table, positions, stages)
+
+    def start(self):
+        return (), tuple(stage.init() for stage in self.stages)
+
+    def _run(self, states, tokens, first_position: int):
+        """Feed tokens (several only for a Transformer) -> (last row's probs, new layer states)."""
+        # One token: a slice, cheaper than fancy indexing.
+        x = self.table[tokens[0]:tokens[0] + 1] if len(tokens) == 1 else self.table[list(tokens)]
+        if self.positions is not None:
+            x = x + self.positions[first_position:first_position + len(tokens)]
+        new = []
+        for stage, state in zip(self.stages, states):
+            x, state = stage.step(x, state)
+            new.append(state)
+        return x[-1], tuple(new)
+
+    def step(self, state, token: int) -> tuple[np.ndarray, object]:
+        """(float64 [V] next-token probabilities after `token`, the new state); `state` is untouched."""
+        token = int(token)
+        if not 0 <= token < self.table.shape[0]:
+            raise ValueError(f"token id {token} is outside the vocabulary (0..{self.table.shape[0] - 1})")
+        context, states = state
+        if self.max_len is None:  # recurrent: the state is all the context there is
+            probs, states = self._run(states, (token,), 0)
+            return probs, ((), states)
+        if len(context) == self.max_len:
+            # No position is left for this token: keep the last max_len // 2 tokens and rebuild the
+            # caches from them (positions restart at 0) in one batched pass. Beyond max_len tokens
+            # the context is therefore between max_len // 2 and max_len tokens, and a rebuild comes
+            # once every max_len // 2 tokens or so: amortised O(1) passes per token.
+            context = context[len(context) - self.max_len // 2:]
+            states = self.start()[1]
+            if context:
+                states = self._run(states, context, 0)[1]
+        probs, states = self._run(states, (token,), len(context))
+        return probs, (context + (token,), states)
+
+
+class MixtureStep:
+    """An ensemble: the members' next-token distributions averaged with fixed weights at each step.
+    The state is the tuple of the members' states."""
+
+    def __init__(self, members: list[tuple[object, float]]):
+        self.members, self.weights = [m for m, _ in members], [float(w) for _, w in members]
+        if not members or min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-6:
+            raise ValueError(f"mixture weights must be >= 0 and sum to 1, got {self.weights}")
+        sizes = {m.vocab_size for m in self.members}
+        if len(sizes) != 1:
+            raise ValueError(f"mixture members disagree on the vocabulary size: {sorted(sizes)}")
+        self.vocab_size = sizes.pop()
+
+    def start(self):
+        return tuple(m.start() for m in self.members)
+
+    def step(self, state, token: int) -> tuple[np.ndarray, object]:
+        probs, states = 0.0, []
+        for member, weight, member_state in zip(self.members, self.weights, state):
+            p, member_state = member.step(member_state, token)
+            probs = probs + weight * p
+            states.append(member_state)
+        return probs, tuple(states)
+
+
+def _check_settings(temperature: float, top_k: int, top_p: float) -> None:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (use greedy=True for the most likely token), got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (1.0 = off), got {top_p}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0 = off), got {top_k}")
+
+
+def sample_next(probs: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
+                top_p: float = 1.0, greedy: bool = False, banned=(0, 1)) -> int:
+    """One token id from a next-token distribution. Banned ids (padding 0, unknown 1) are never
+    produced. Then, in this order: temperature (p ** (1/T), renormalised), top_k (0 = off: keep the
+    k most likely), top_p (1.0 = off: keep the smallest set of most likely tokens whose mass is at
+    least top_p, at least one token), as in most LM libraries. greedy = the most likely allowed id."""
+    _check_settings(temperature, top_k, top_p)
+    p = np.array(probs, dtype=np.float64)  # a copy: the caller's array is left alone
+    p[[b for b in banned if 0 <= b < p.size]] = 0.0
+    if not p.max() > 0:
+        raise ValueError("no allowed token has a probability above 0")
+    if greedy:
+        return int(np.argmax(p))
+    if temperature != 1.0:
+        # In log space, so a tiny T gives a one-hot on the argmax rather than 0/0.
+        with np.errstate(divide="ignore"):
+            logp = np.log(p) / temperature
+        p = np.exp(logp - logp.max())
+    if 0 < top_k < p.size:
+        p[np.argpartition(-p, top_k - 1)[top_k:]] = 0.0  # exactly k kept (ties broken arbitrarily)
+    if top_p < 1.0:
+        order = np.argsort(-p, kind="stable")
+        mass = np.cumsum(p[order]) / p.sum()
+        # First prefix whose mass reaches top_p; the 1e-12 forgives rounding (0.5 + 0.3 < 0.8).
+        keep = min(int(np.searchsorted(mass, top_p - 1e-12)) + 1, p.size)
+        p[order[keep:]] = 0.0
+    cumulative = np.cumsum(p)
+    # side="right": the first id whose cumulative mass exceeds u, never a zero-probability id.
+    return int(min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"), p.size - 1))
+
+
+def generate(stepper, prompt: list[int], max_tokens: int, end_id: int = 2, seed: int = 0,
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, greedy: bool = False) -> list[int]:
+    """Feed the prompt (it starts with the begin marker, end_id), then sample up to max_tokens new
+    ids, one step each; stop after producing end_id, which is not returned. Returns the new ids."""
+    if not prompt:
+        raise ValueError("the prompt must hold at least the begin marker")
+    _check_settings(temperature, top_k, top_p)  # bad settings fail before any work
+    rng = np.random.default_rng(seed)
+    state = stepper.start()
+    for token in prompt:
+        probs, state = stepper.step(state, token)
+    new: list[int] = []
+    while len(new) < max_tokens:
+        token = sample_next(probs, rng, temperature, top_k, top_p, greedy)
+        if token == end_id:
+            break
+        new.append(token)
+        if len(new) < max_tokens:  # no step for a token nobody will read
+            probs, state = stepper.step(state, token)
+    return new
+
+
+def generate_naive(model, prompt: list[int], max_tokens: int, end_id: int = 2, greedy: bool = True,
+                   max_len: int | None = None) -> list[int]:
+    """The reference loop: every new token from a full Keras forward pass over the prefix (its last
+    max_len tokens when max_len is given: the Transformer's trained positions). Same banned ids as
+    `generate`; not greedy = plain sampling with seed 0."""
+    rng = np.random.default_rng(0)
+    ids, new = list(prompt), []
+    while len(new) < max_tokens:
+        window = ids[-max_len:] if max_len else ids
+        probs = np.asarray(model(np.array([window], dtype="int32"), training=False))[0, -1]
+        token = sample_next(probs, rng, greedy=greedy)
+        if token == end_id:
+            break
+        new.append(token)
+        ids.append(token)
+    return new
