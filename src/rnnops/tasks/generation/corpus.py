@@ -49,8 +49,10 @@ def load_documents(data: GenerationDataParams) -> tuple[list[str], str, str]:
         raise DataError(f"data.path: {path} is a folder. Fix: point it at one file.")
     if data.source == "txt":
         text = decode(read_bytes(path), "utf-8", str(path))
-        lines = text.splitlines()
-        return (lines if data.documents == "lines" else ["\n".join(lines)]), str(path), sha256_file(path)
+        # split("\n"), not splitlines(): that also breaks at \x0c, \x85 or U+2028 inside a line
+        lines = [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")] \
+            if data.documents == "lines" else [text]
+        return lines, str(path), sha256_file(path)
     column = "text" if data.source == "imdb" else data.text_column
     table = parse_table(path, "auto", "utf-8")
     require_columns(table, {"data.text_column": column}, path)
@@ -60,7 +62,7 @@ def load_documents(data: GenerationDataParams) -> tuple[list[str], str, str]:
 def split_documents(documents: list[str], data: GenerationDataParams, seed: int) -> dict[str, list[str]]:
     """Seeded shuffle of whole documents -> test, val, train (at least one document each). One
     whole text (txt, documents: whole) is cut into contiguous parts at line boundaries instead."""
-    if len(documents) == 1:
+    if data.source == "txt" and data.documents == "whole":
         lines = documents[0].split("\n")
         n = len(lines)
         n_test, n_val = max(1, round(n * data.test_fraction)), max(1, round(n * data.val_fraction))

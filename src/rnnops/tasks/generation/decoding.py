@@ -11,6 +11,8 @@ the padding id 0 is never skipped here as the Keras mask would skip it (generati
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 _ACTIVATIONS = {  # Keras activation (by function name) -> NumPy; softmax only for the head
@@ -29,6 +31,23 @@ def _softmax(x):
 
 def _np(variable) -> np.ndarray:
     return np.array(variable, dtype=np.float64)  # float64: rounding stays far below the test's 1e-5
+
+
+_BLAS = None  # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
+
+
+def _one_blas_thread():
+    """Decoding multiplies one row (a few dozen when a cache is rebuilt): BLAS threads only add
+    hand-offs there, and waits on a busy machine (a rebuild took ~30 ms instead of ~1 ms on two loaded
+    cores). The limit is process-wide while it lasts; without threadpoolctl nothing changes."""
+    global _BLAS
+    try:
+        from threadpoolctl import ThreadpoolController  # installed with scikit-learn
+    except ImportError:
+        return contextlib.nullcontext()
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _unsupported(layer, why: str) -> ValueError:
@@ -80,10 +99,13 @@ class _Recurrent:
             bias, self.recurrent_bias = bias[0], bias[1]
         bias = bias.reshape(-1)
         if kind == "lstm":
-            # Keras' gate order is i, f, c, o; as i, f, o, c the three sigmoids are one slice.
+            # Keras' gate order is i, f, c, o; as i, f, o, c the three sigmoids are one slice, and
+            # with those columns halved (exact in floating point) one tanh serves all four gates:
+            # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5.
             u = self.units
             order = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]
-            kernel, recurrent, bias = kernel[:, order], recurrent[:, order], bias[order]
+            scale = np.r_[np.full(3 * u, 0.5), np.ones(u)]
+            kernel, recurrent, bias = kernel[:, order] * scale, recurrent[:, order] * scale, bias[order] * scale
         self.project, self.recurrent = (kernel, bias), recurrent
 
     def init(self):
@@ -96,9 +118,9 @@ class _Recurrent:
         u = self.units
         if self.kind == "lstm":
             h, c = state
-            z = x + h @ self.recurrent
-            s = 0.5 * np.tanh(0.5 * z[:, :3 * u]) + 0.5  # sigmoid of i, f, o
-            c = s[:, u:2 * u] * c + s[:, :u] * np.tanh(z[:, 3 * u:])
+            t = np.tanh(x + h @ self.recurrent)
+            s = 0.5 * t[:, :3 * u] + 0.5  # sigmoid of i, f, o
+            c = s[:, u:2 * u] * c + s[:, :u] * t[:, 3 * u:]
             h = s[:, 2 * u:] * np.tanh(c)
             return h, (h, c)
         if self.kind == "gru":
@@ -168,9 +190,8 @@ class _TransformerBlock:
 
 
 class Stepper:
-    """One trained Keras LM as a NumPy step function (weights copied once).
-
-    The state is (tokens in the Transformer's cache, or () for recurrent models; per-layer states)."""
+    """One trained Keras LM as a NumPy step function (weights copied once). A state is (the tokens in
+    the Transformer's cache, () for recurrent models; the per-layer states), never mutated."""
 
     def __init__(self, table: np.ndarray, positions: np.ndarray | None, stages: list):
         self.table, self.positions, self.stages = table, positions, stages
@@ -179,6 +200,8 @@ class Stepper:
 
     @classmethod
     def from_keras(cls, model) -> "Stepper":
+        """From an rnnops language model (a chain: token input, recurrent layers or Transformer
+        blocks, Dense layers, softmax head); ValueError naming any layer it cannot step."""
         import keras
 
         from rnnops.models.layers import OneHotTokens, TokenAndPositionEmbedding, TransformerEncoder
@@ -208,8 +231,8 @@ class Stepper:
                 stages.append(_Dense(layer))
             else:
                 raise _unsupported(layer, "no NumPy step for it")
-        if table is None or not stages or not isinstance(stages[-1], _Dense) or \
-                getattr(model.layers[-1].activation, "__name__", "") != "softmax":
+        if table is None or not stages or not isinstance(stages[-1], _Dense) \
+                or stages[-1].act is not _ACTIVATIONS["softmax"]:
             raise ValueError(f"model '{model.name}' is not a language model (token input, softmax Dense head)")
         if isinstance(stages[0], _Recurrent):
             # Fold the first layer's input projection into the token table: embedding @ kernel + bias
@@ -238,11 +261,8 @@ class Stepper:
         token = int(token)
         if not 0 <= token < self.table.shape[0]:
             raise ValueError(f"token id {token} is outside the vocabulary (0..{self.table.shape[0] - 1})")
-        context, states = state
-        if self.max_len is None:  # recurrent: the state is all the context there is
-            probs, states = self._run(states, (token,), 0)
-            return probs, ((), states)
-        if len(context) == self.max_len:
+        context, states = state  # context: the Transformer's cached tokens; () when recurrent
+        if self.max_len is not None and len(context) == self.max_len:
             # No position is left for this token: keep the last max_len // 2 tokens and rebuild the
             # caches from them (positions restart at 0) in one batched pass. Beyond max_len tokens
             # the context is therefore between max_len // 2 and max_len tokens, and a rebuild comes
@@ -252,7 +272,7 @@ class Stepper:
             if context:
                 states = self._run(states, context, 0)[1]
         probs, states = self._run(states, (token,), len(context))
-        return probs, (context + (token,), states)
+        return probs, (() if self.max_len is None else context + (token,), states)
 
 
 class MixtureStep:
@@ -282,7 +302,7 @@ class MixtureStep:
 
 def _check_settings(temperature: float, top_k: int, top_p: float) -> None:
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (use greedy=True for the most likely token), got {temperature}")
+        raise ValueError(f"temperature must be > 0 (greedy=True for the most likely token), got {temperature}")
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1] (1.0 = off), got {top_p}")
     if top_k < 0:
@@ -327,18 +347,18 @@ def generate(stepper, prompt: list[int], max_tokens: int, end_id: int = 2, seed:
     if not prompt:
         raise ValueError("the prompt must hold at least the begin marker")
     _check_settings(temperature, top_k, top_p)  # bad settings fail before any work
-    rng = np.random.default_rng(seed)
-    state = stepper.start()
-    for token in prompt:
-        probs, state = stepper.step(state, token)
-    new: list[int] = []
-    while len(new) < max_tokens:
-        token = sample_next(probs, rng, temperature, top_k, top_p, greedy)
-        if token == end_id:
-            break
-        new.append(token)
-        if len(new) < max_tokens:  # no step for a token nobody will read
+    rng, new = np.random.default_rng(seed), []
+    with _one_blas_thread():
+        state = stepper.start()
+        for token in prompt:
             probs, state = stepper.step(state, token)
+        while len(new) < max_tokens:
+            token = sample_next(probs, rng, temperature, top_k, top_p, greedy)
+            if token == end_id:
+                break
+            new.append(token)
+            if len(new) < max_tokens:  # no step for a token nobody will read
+                probs, state = stepper.step(state, token)
     return new
 
 

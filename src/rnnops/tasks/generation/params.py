@@ -38,7 +38,7 @@ class GenerationDataParams(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "GenerationDataParams":
         if self.source in ("imdb", "csv", "txt") and not self.path:
-            raise ValueError(f"data.source is {self.source} but data.path is null: set data.path to the file")
+            raise ValueError(f"data.source is {self.source} but data.path is null. Fix: set data.path to the file")
         if self.val_fraction + self.test_fraction >= 0.9:
             raise ValueError("data.val_fraction + data.test_fraction leave under 10% for training. Fix: lower them")
         return self
@@ -94,8 +94,8 @@ class SamplingParams(Strict):
     @model_validator(mode="after")
     def _positive(self) -> "SamplingParams":
         if any(t <= 0 for t in self.temperatures):
-            raise ValueError(f"sampling.temperatures {self.temperatures}: temperatures must be > 0 "
-                             "(greedy decoding is `greedy: true` at generation time)")
+            raise ValueError(f"sampling.temperatures {self.temperatures}: temperatures must be > 0. Fix: use "
+                             "positive values (greedy decoding is `greedy: true` at generation time)")
         return self
 
 
@@ -141,7 +141,7 @@ class GenerationParams(ModelLookup, Strict):
         """The longest train.seq_len a run may use (the tune space's too): every split's stream
         must be longer than it."""
         dim = self.tune.space.get("train.seq_len")
-        sizes = [v for v in (dim.candidates() if dim is not None else []) if isinstance(v, int)]
+        sizes = [int(float(v)) for v in (dim.candidates() if dim is not None else [])]  # "512", 512.0: ints to pydantic
         return max([self.train.seq_len, *sizes])
 
 
