@@ -1,13 +1,10 @@
 """Fast incremental decoding: a trained Keras language model as a NumPy step function.
 
-Generating N tokens with the Keras model means N forward passes over a growing prefix (quadratic
-work, and each call costs milliseconds of framework overhead). `Stepper` copies the weights once
-and carries the recurrent state (or the Transformer's key/value cache) from token to token, so a
-token costs one small step: a few dozen NumPy operations on one row.
-
-States are immutable: `step` builds new arrays and never writes into the state it was given, so a
-state may be reused (to branch, or to retry a token) at no risk. Token ids must be real tokens:
-the padding id 0 is never skipped here as the Keras mask would skip it (generation never makes it).
+With Keras, N new tokens cost N forward passes over a growing prefix, milliseconds of framework
+overhead each. `Stepper` copies the weights once and carries the recurrent state (or the
+Transformer's key/value cache) from token to token: a token is a few dozen NumPy operations on one
+row. States are never written into (a state may be reused to branch); the padding id 0 is not
+skipped as Keras' mask would skip it, so feed real tokens only (generation never makes 0).
 """
 from __future__ import annotations
 
@@ -33,13 +30,12 @@ def _np(variable) -> np.ndarray:
     return np.array(variable, dtype=np.float64)  # float64: rounding stays far below the test's 1e-5
 
 
-_BLAS = None  # threadpoolctl's controller, made on first use (it scans the loaded libraries once)
+_BLAS = None  # threadpoolctl's controller, made once (it scans the loaded libraries)
 
 
 def _one_blas_thread():
-    """Decoding multiplies one row (a few dozen when a cache is rebuilt): BLAS threads only add
-    hand-offs there, and waits on a busy machine (a rebuild took ~30 ms instead of ~1 ms on two loaded
-    cores). The limit is process-wide while it lasts; without threadpoolctl nothing changes."""
+    """Single rows (a few dozen in a cache rebuild) gain nothing from BLAS threads, only hand-offs,
+    and waits on a busy machine (a rebuild: ~30 ms instead of ~1 ms on two loaded cores)."""
     global _BLAS
     try:
         from threadpoolctl import ThreadpoolController  # installed with scikit-learn
@@ -70,7 +66,7 @@ class _Dense:
         self.w, self.act = _np(layer.kernel), _activation(layer, layer.activation)
         self.b = _np(layer.bias) if layer.use_bias else np.zeros(self.w.shape[1])
 
-    def init(self):
+    def init(self):  # no state
         return None
 
     def step(self, x, state):
@@ -283,10 +279,9 @@ class MixtureStep:
         self.members, self.weights = [m for m, _ in members], [float(w) for _, w in members]
         if not members or min(self.weights) < 0 or abs(sum(self.weights) - 1.0) > 1e-6:
             raise ValueError(f"mixture weights must be >= 0 and sum to 1, got {self.weights}")
-        sizes = {m.vocab_size for m in self.members}
-        if len(sizes) != 1:
-            raise ValueError(f"mixture members disagree on the vocabulary size: {sorted(sizes)}")
-        self.vocab_size = sizes.pop()
+        if len({m.vocab_size for m in self.members}) != 1:
+            raise ValueError("mixture members disagree on the vocabulary size")
+        self.vocab_size = self.members[0].vocab_size
 
     def start(self):
         return tuple(m.start() for m in self.members)
