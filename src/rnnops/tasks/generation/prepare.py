@@ -46,6 +46,10 @@ def prepare(params: GenerationParams) -> Prepared:
         raise DataError(f"{corpus.origin}: the {', '.join(f'{s} split has {n} tokens' for s, n in short.items())}; "
                         f"a window needs {need} (train.seq_len or the tune space's largest, plus one). Fix: use "
                         "more documents (data.subsample, data.*_fraction) or a shorter train.seq_len.")
+    if "ngram" in params.baselines.models and len(vocabulary) ** max(params.baselines.ngram.orders) >= 2 ** 63:
+        raise DataError(f"baselines.ngram.orders reaches {max(params.baselines.ngram.orders)}, but with a vocabulary "
+                        f"of {len(vocabulary)} tokens an n-gram key that long does not fit 64 bits. Fix: lower the "
+                        "largest order (or data.vocab_size).")
     spec = {"task": "generation", "dataset": experiment_key(params), "level": data.level,
             "vocab_size": len(vocabulary), "source_sha256": corpus.sha256, "origin": corpus.origin,
             "documents": {s: len(corpus.documents[s]) for s in SPLITS},
