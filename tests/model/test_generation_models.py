@@ -77,3 +77,35 @@ def test_a_predictable_stream_is_learned():
                        seed=0, evaluate_splits=("val",), verbose=0)
     test_bits = bits(token_probabilities(result.model, arrays["test"][0], SEQ))
     assert test_bits < 1.2, test_bits
+
+
+def test_a_word_level_model_trains_samples_words_and_is_scored_in_perplexity(tmp_path):
+    """Word level through the task's own train part: a vocabulary of words and punctuation, samples
+    decoded as words joined by spaces, scores as bits per word and perplexity = 2 ** bits."""
+    import yaml
+
+    from rnnops.params.load import load_params
+    from rnnops.tasks.generation import prepare, train
+    from tests.conftest import REPO
+
+    words = ["the cat sat on the mat .", "a dog ran to the park !", "the bird sang in the tree .",
+             "my cat likes the warm sun .", "the dog and the cat play ."]
+    (tmp_path / "corpus.txt").write_text("\n".join(words * 12) + "\n", encoding="utf-8")
+    params = yaml.safe_load((REPO / "generation" / "params.yaml").read_text())
+    params["data"].update({"source": "txt", "path": str(tmp_path / "corpus.txt"), "level": "word", "min_count": 1,
+                           "vocab_size": 100, "subsample": None})
+    params["train"].update({"seq_len": 8, "epochs": 2, "batch_size": 8})
+    params["tune"]["space"] = {"train.seq_len": {"type": "categorical", "choices": [4, 8]}}
+    params["models"] = {"gru": {"architecture": "rnn", "cell": "gru", "units": 16, "embedding_dim": 8}}
+    params["sampling"].update({"prompts": ["the cat"], "temperatures": [1.0], "max_tokens": 6})
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    loaded = load_params(path)
+    prepared = prepare.prepare(loaded).data
+    assert prepared.vocabulary.tokens[3:] and "cat" in prepared.vocabulary.tokens and "." in prepared.vocabulary.tokens
+    result = train.train(loaded, "gru", prepared)
+    scores = train.scores(result)
+    assert scores["test"]["perplexity"] == pytest.approx(2 ** scores["test"]["bits_per_token"], rel=1e-4)
+    assert len(result.predictions["test"]) == len(prepared.streams["test"]) - 1
+    sample = result.samples[0]["text"]
+    assert sample == "" or all(token in prepared.vocabulary.tokens for token in sample.split(" "))
