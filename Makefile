@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-# Every task's pipeline (dvc.yaml: text classification; forecast/dvc.yaml), then each one's wall
-# time. One task alone: `dvc repro forecast/dvc.yaml` (or `make repro TASK=forecast`).
+# Every task's pipeline (dvc.yaml: text classification; forecast/, regression/, generation/dvc.yaml),
+# then each one's wall time. One task alone: `dvc repro forecast/dvc.yaml` (or `make repro TASK=forecast`).
 repro: setup
 	$(BIN)/python scripts/repro.py $(TASK)
 

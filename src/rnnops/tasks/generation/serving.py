@@ -31,7 +31,7 @@ class Generator(PythonModel):
         self.members = load_members(context.artifacts)
         self.stepper = mixture_stepper(self.members)
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         prompts = prompts_of(model_input)
         options = checked_options(params)
         texts = [generate_text(self.stepper, self.vocabulary, p, **options) for p in prompts]
