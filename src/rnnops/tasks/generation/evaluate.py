@@ -90,23 +90,17 @@ def quality(candidate: dict) -> dict:
     return {s: {k: round(candidate[s][k], 5) for k in ("bits_per_token", "perplexity")} for s in SPLITS}
 
 
-def end_to_end(folder: Path, prepared: PreparedCorpus, expected_bits: float) -> dict:
-    """The saved pyfunc (its own members, loaded as a user would) rescores the test documents:
-    it must give the test bits per token reported here."""
-    import mlflow
-
-    model = mlflow.pyfunc.load_model(str(folder)).unwrap_python_model()
-    served = bits(model.token_probabilities(prepared.documents["test"]))
+def end_to_end(model, prepared: PreparedCorpus, expected_bits: float) -> dict:
+    """The saved pyfunc `model` (its own members, loaded as a user would) rescores the test
+    documents: it must give the test bits per token reported here."""
+    served = bits(model.unwrap_python_model().token_probabilities(prepared.documents["test"]))
     if abs(served - expected_bits) > 1e-4:
         raise DataError(f"evaluate: the served model scores the test documents at {served:.6f} bits per token, "
                         f"the evaluation at {expected_bits:.6f}. Fix: rerun `dvc repro -f generation/dvc.yaml`.")
     return {"test_bits_per_token": round(served, 6), "difference": abs(served - expected_bits)}
 
 
-def winner_samples(folder: Path, params) -> list[dict]:
-    import mlflow
-
-    model = mlflow.pyfunc.load_model(str(folder))
+def winner_samples(model, params) -> list[dict]:
     rows = []
     for temperature in params.sampling.temperatures:
         out = model.predict(pd.DataFrame({"prompt": params.sampling.prompts}),
@@ -135,6 +129,8 @@ def run(params, prepared: PreparedCorpus, result: Evaluation, models_dir: Path, 
         candidates_dir: Path, evaluation_dir: Path, plots_dir: Path) -> dict:
     """Write every output atomically (metrics/evaluate.json; one metrics file per ensemble and
     peer; evaluation/ with the winner's pyfunc and samples; plot table), log, register."""
+    import mlflow
+
     from rnnops import atomic
     from rnnops.tasks.generation.publish import save_generator
     from rnnops.tracking import registry
@@ -156,8 +152,9 @@ def run(params, prepared: PreparedCorpus, result: Evaluation, models_dir: Path, 
                 ngram_path = folder / "ngram.npz"
                 result.ngram.save(ngram_path)
             files = save_generator(result.winner.weights, dirs, ngram_path, prepared, folder / "model")
-            checked = end_to_end(folder / "model", prepared, winner_scores["test"]["bits_per_token"])
-            result.samples = winner_samples(folder / "model", params)
+            served = mlflow.pyfunc.load_model(str(folder / "model"))  # once: the check and the samples
+            checked = end_to_end(served, prepared, winner_scores["test"]["bits_per_token"])
+            result.samples = winner_samples(served, params)
             winner = {"winner": result.winner.name, "selection_metric": "val.bits_per_token",
                       "weights": result.winner.weights, "end_to_end": checked,
                       "ngram_order_bits": result.ngram_orders,
