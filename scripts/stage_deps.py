@@ -28,7 +28,8 @@ STAGE_PARTS = {"prepare": ("prepare",), "train": ("prepare", "train"), "tune": (
                "report": ("report",)}
 # each pipeline file -> its task
 PIPELINES = {"dvc.yaml": "text_classification", "forecast/dvc.yaml": "forecast",
-             "regression/dvc.yaml": "regression", "generation/dvc.yaml": "generation"}
+             "regression/dvc.yaml": "regression", "generation/dvc.yaml": "generation",
+             "seq2seq/dvc.yaml": "seq2seq"}
 REGISTRY = SRC / "rnnops" / "tasks" / "__init__.py"
 
 

@@ -8,6 +8,7 @@
     rnnops forecast --history weeks.csv   # the forecasting champion's next `horizon` values
     rnnops predict --params regression/params.yaml --file rows.csv   # the regression champion's numbers
     rnnops generate "I love " --max-chars 200 --temperature 0.8       # the generation champion's text
+    rnnops translate "3 mars 1998" "March 3, 1998"                     # the seq2seq champion's targets
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
     rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
@@ -68,6 +69,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "against its winner.json), an MLflow model URI or a model folder (default: champion)"))
     generate.add_argument("--params", default="generation/params.yaml", help="the generation params (dataset name)")
     generate.add_argument("--json", action="store_true", help="JSON records (prompt, text) instead of plain text")
+    translate = commands.add_parser("translate", help="source texts -> target texts with the seq2seq task's model")
+    translate.add_argument("sources", nargs="*", help="texts to translate (none: one per line on stdin)")
+    translate.add_argument("--beam-width", type=int, help="beam search width (default: the model's, from its params)")
+    translate.add_argument("--greedy", action="store_true", help="greedy decoding (beam width 1)")
+    translate.add_argument("--length-penalty", type=float, help="beam scores are sum log p / length**this")
+    translate.add_argument("--max-len", type=int, help="most target tokens (default: the data's maximum)")
+    translate.add_argument("--attention", action="store_true", help="also print each output's attention map (JSON)")
+    translate.add_argument("--model", default="champion", help=(
+        "champion or challenger of rnnops-seq2seq-<dataset>, winner (seq2seq/evaluation/model, checked "
+        "against its winner.json), an MLflow model URI or a model folder (default: champion)"))
+    translate.add_argument("--params", default="seq2seq/params.yaml", help="the seq2seq params (dataset name)")
+    translate.add_argument("--json", action="store_true", help="JSON records (source, target, score) instead of TSV")
     runs = commands.add_parser("runs", help="the project's MLflow runs")
     runs.add_argument("action", choices=("reap", "urls"), help=(
         "reap: end as KILLED every RUNNING run of this host whose process is gone; "
@@ -201,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
             from rnnops.tasks.generation.command import generate_command
 
             return generate_command(args)
+        if args.command == "translate":
+            from rnnops.tasks.seq2seq.command import translate_command
+
+            return translate_command(args)
         if args.command == "forecast":
             from rnnops.tasks.forecast.command import forecast_command
 

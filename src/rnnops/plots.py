@@ -233,3 +233,24 @@ def fold_scores(table: pd.DataFrame, metric: str, path: Path) -> Path:
     ax.legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def attention_map(weights, source_tokens: list[str], target_tokens: list[str], path: Path,
+                  title: str = "Attention (rows: output tokens, columns: source tokens)") -> Path:
+    """A source x target heatmap of attention weights (each row sums to 1 over the source): a
+    model that learned to align shows a path through the source. Glyphs the font lacks (CJK
+    without a CJK font installed) are drawn as boxes, without a warning per glyph."""
+    import warnings
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(source_tokens) + 1.5),
+                                    max(3.0, 0.32 * len(target_tokens) + 1.2)))
+    ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    shown = lambda tokens: [t if t.strip() else "␣" for t in tokens]  # noqa: E731 - a space is invisible
+    ax.set_xticks(range(len(source_tokens)), shown(source_tokens), rotation=90)
+    ax.set_yticks(range(len(target_tokens)), shown(target_tokens))
+    ax.set(xlabel="source", ylabel="output", title=title)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        return _save(fig, path)

@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 
 def test_every_task_is_registered_with_every_part():
-    assert list(TASKS) == ["text_classification", "forecast", "regression", "generation"]
+    assert list(TASKS) == ["text_classification", "forecast", "regression", "generation", "seq2seq"]
     for task in TASKS.values():
         assert set(task.modules) == set(PARTS)
         assert check(task) is task

@@ -118,6 +118,23 @@ def window_datasets(arrays: dict, batch_size: int, seed: int):
     return (train.batch(batch_size).prefetch(tf.data.AUTOTUNE), val.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
+def pair_datasets(arrays: dict, batch_size: int, seed: int):
+    """(train, val) datasets of sequence-to-sequence pairs for teacher forcing: arrays[split] =
+    (source [n, S], target [n, T + 1] = <s> tokens </s> then 0s). The decoder reads target[:, :-1]
+    and learns target[:, 1:]; the weights (1 on real target tokens, 0 on padding) mask the
+    accuracy (the loss ignores padding itself: ignore_class=0)."""
+    import tensorflow as tf
+
+    def dataset(source, target):
+        inputs = {"source": source.astype(np.int32), "target_in": target[:, :-1].astype(np.int32)}
+        out = target[:, 1:].astype(np.int32)
+        return tf.data.Dataset.from_tensor_slices((inputs, out, (out != 0).astype(np.float32)))
+
+    train = dataset(*arrays["train"]).shuffle(len(arrays["train"][0]), seed=seed, reshuffle_each_iteration=True)
+    return (train.batch(batch_size).prefetch(tf.data.AUTOTUNE),
+            dataset(*arrays["val"]).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
 def token_windows(stream: np.ndarray, seq_len: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """A language model's examples from one token stream: inputs [n, seq_len] and targets
     [n, seq_len], the same window shifted by one token, so every position is trained on its next

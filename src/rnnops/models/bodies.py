@@ -30,6 +30,12 @@ class DatasetSpec:
     outputs: int = 0      # regression head width (forecast horizon); 0 = class probabilities
     anchored: bool = False  # numeric: read the window relative to its last step, forecast the change
     sequence: bool = False  # language model: the next token's distribution at every step
+    target_len: int = 0   # sequence-to-sequence: decoder steps (target tokens + end); 0 = not seq2seq.
+    #                       Then vocab_size is the source side's, num_classes the target side's.
+
+    @property
+    def seq2seq(self) -> bool:
+        return self.target_len > 0
 
     @property
     def numeric(self) -> bool:
@@ -184,10 +190,18 @@ def stacked_lstm(p: StackedParams, spec: DatasetSpec):
 
 @register("lstm_attention")
 def lstm_attention(p: AttentionParams, spec: DatasetSpec):
-    from rnnops.models.layers import AdditiveAttentionPooling
+    from rnnops.models.layers import LSTM, AdditiveAttentionPooling
 
-    ids, states = _recurrent("LSTM", p, spec, return_sequences=True)  # [batch, time, units]
-    pooled = AdditiveAttentionPooling(p.attention_units, name="attention")(states)  # [batch, units]
+    if p.query == "none":  # query-free scorer (the model as it was before `query`)
+        ids, states = _recurrent("LSTM", p, spec, return_sequences=True)  # [batch, time, units]
+        pooled = AdditiveAttentionPooling(p.attention_units, name="attention")(states)  # [batch, units]
+        return _head(ids, pooled, p, spec, "lstm_attention")
+    # Bahdanau with a query: the LSTM's state after each row's last real token (return_state
+    # respects the mask, wherever the padding sits) scores every step's output.
+    ids = _inputs(spec)
+    states, final, _ = LSTM(p.units, recurrent_dropout=p.recurrent_dropout, return_sequences=True,
+                            return_state=True)(_embedded(ids, spec, p))
+    pooled = AdditiveAttentionPooling(p.attention_units, query=p.query, name="attention")([states, final])
     return _head(ids, pooled, p, spec, "lstm_attention")
 
 
@@ -233,3 +247,6 @@ def dense(p: DenseParams, spec: DatasetSpec):
     for units in p.hidden_units:
         x = keras.layers.Dense(units, activation="relu")(x)
     return _head(ids, x, p, spec, "dense")
+
+
+from rnnops.models import seq2seq as _seq2seq  # noqa: E402,F401 - registers the encoder-decoder bodies

@@ -22,6 +22,7 @@ def load_keras_model(path: str | Path):
     import keras
 
     import rnnops.models.layers  # noqa: F401  (registers the custom layers)
+    import rnnops.models.seq2seq_layers  # noqa: F401  (and the encoder-decoders')
     import rnnops.models.text_model  # noqa: F401
 
     path = Path(path)

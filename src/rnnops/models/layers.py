@@ -187,35 +187,75 @@ class MaskedMeanPooling(layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AdditiveAttentionPooling(layers.Layer):
-    """Bahdanau-style pooling: score_t = v . tanh(W h_t + b); softmax over real (unmasked) steps;
-    output = sum_t a_t h_t. [batch, time, features] -> [batch, features]."""
+    """Bahdanau-style pooling: softmax of scores over real (unmasked) steps; output = sum_t a_t h_t.
+    [batch, time, features] -> [batch, features].
 
-    def __init__(self, units: int, **kwargs):
+    query="none" (default): a query-free scorer, score_t = v . tanh(W h_t + b); called on the states.
+    query="final_state": the notes' Bahdanau attention, score_t = v . tanh(W h_t + U q + b) with a
+    query q [batch, query_features]; called on [states, q], q being the recurrent layer's state
+    after the last real step (its return_state, which respects the mask). Padded steps get weight 0
+    either way. The default's weights and config are those of the layer before `query` existed, so
+    older saved models (no `query` key) load unchanged."""
+
+    QUERIES = ("none", "final_state")
+
+    def __init__(self, units: int, query: str = "none", **kwargs):
         super().__init__(**kwargs)
-        self.units = units
+        if query not in self.QUERIES:
+            raise ValueError(f"AdditiveAttentionPooling: query must be one of {self.QUERIES}, got {query!r}")
+        self.units, self.query = units, query
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.project = self.add_weight(name="W", shape=(input_shape[-1], self.units))
+        states_shape = input_shape[0] if self.query != "none" else input_shape
+        self.project = self.add_weight(name="W", shape=(states_shape[-1], self.units))
         self.bias = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
         self.score = self.add_weight(name="v", shape=(self.units, 1))
+        if self.query != "none":  # created last: the default's weight list stays as it was
+            self.project_query = self.add_weight(name="U", shape=(input_shape[1][-1], self.units))
         super().build(input_shape)
 
-    def call(self, states, mask=None):
-        scores = ops.squeeze(ops.matmul(ops.tanh(ops.matmul(states, self.project) + self.bias), self.score), -1)
+    def _split(self, inputs, mask):
+        """(states, query or None, the states' mask or None) from the call's inputs and mask."""
+        if isinstance(mask, (list, tuple)):  # [states' mask, query's (None)] in a functional model
+            mask = mask[0]
+        if self.query == "none":
+            return inputs, None, mask
+        states, query = inputs
+        return states, query, mask
+
+    def scores(self, inputs, mask=None):
+        """Unnormalised scores [batch, time]; padded steps -1e9 (so weight 0 after the softmax)."""
+        states, query, mask = self._split(inputs, mask)
+        hidden = ops.matmul(states, self.project)
+        if query is not None:
+            hidden = hidden + ops.expand_dims(ops.matmul(query, self.project_query), 1)
+        scores = ops.squeeze(ops.matmul(ops.tanh(hidden + self.bias), self.score), -1)
         if mask is not None:  # padded steps get -inf-like scores, so zero weight after softmax
             scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
-        weights = ops.softmax(scores, axis=-1)
-        return ops.sum(states * ops.expand_dims(weights, -1), axis=1)
+        return scores
+
+    def attention_weights(self, inputs, mask=None):
+        """a_t [batch, time]: sums to 1 over each row's real steps, 0 on padding."""
+        return ops.softmax(self.scores(inputs, mask), axis=-1)
+
+    def call(self, states, mask=None):
+        weights = self.attention_weights(states, mask)
+        values = states[0] if self.query != "none" else states
+        return ops.sum(values * ops.expand_dims(weights, -1), axis=1)
 
     def compute_mask(self, states, mask=None):
         return None
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
+        states_shape = input_shape[0] if self.query != "none" else input_shape
+        return (states_shape[0], states_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units}
+        config = {**super().get_config(), "units": self.units}
+        if self.query != "none":  # the default's config is the pre-`query` one
+            config["query"] = self.query
+        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ModelParams(BaseModel):
@@ -44,6 +44,10 @@ class StackedParams(ModelParams):
 
 class AttentionParams(RecurrentParams):
     attention_units: int = Field(32, ge=1, le=1024, description="width of the attention scorer")
+    query: Literal["none", "final_state"] = Field("none", description=(
+        "none: a query-free scorer, score_t = v . tanh(W h_t + b); final_state: the notes' Bahdanau "
+        "attention with the LSTM's state after the last real token as query q, "
+        "score_t = v . tanh(W1 q + W2 h_t + b)"))
 
 
 class TransformerParams(ModelParams):
@@ -64,6 +68,33 @@ class DenseParams(ModelParams):
     hidden_units: list[int] = Field([64], min_length=1, max_length=4, description="Dense widths")
 
 
+class Seq2SeqRnnParams(ModelParams):
+    """An encoder-decoder RNN (sequence-to-sequence): the encoder's final states start the decoder."""
+    embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width (source and target, each its own)")
+    cell: Literal["lstm", "gru"] = Field("lstm", description="recurrent cell of encoder and decoder")
+    units: int = Field(128, ge=1, le=4096, description="decoder units; a bidirectional encoder has units/2 per direction")
+    layers: int = Field(1, ge=1, le=4, description="stacked layers in the encoder and in the decoder")
+    bidirectional: bool = Field(False, description="read the source both ways (units must be even)")
+    attention: Literal["none", "bahdanau", "luong_dot", "luong_general"] = Field("bahdanau", description=(
+        "none (the notes' first model: the final states carry the whole source), bahdanau (additive: "
+        "v . tanh(W1 query + W2 values), query = the decoder state) or luong (dot / general: query . W values)"))
+    attention_units: int = Field(64, ge=1, le=1024, description="bahdanau: width of the scorer")
+
+    @model_validator(mode="after")
+    def _even(self) -> "Seq2SeqRnnParams":
+        if self.bidirectional and self.units % 2:
+            raise ValueError(f"units {self.units} with bidirectional: true must be even (units/2 per direction)")
+        return self
+
+
+class Seq2SeqTransformerParams(ModelParams):
+    """A Transformer encoder-decoder: causal self-attention and cross-attention in the decoder."""
+    embedding_dim: int = Field(64, ge=4, le=2048, description="model width")
+    heads: int = Field(4, ge=1, le=64, description="attention heads")
+    ff_dim: int = Field(128, ge=1, le=16384, description="feed-forward width")
+    blocks: int = Field(2, ge=1, le=12, description="encoder blocks and decoder blocks (each)")
+
+
 # architecture name (the key under `models:`, or its `architecture:` value) -> its params class
 ARCHITECTURES: dict[str, type[ModelParams]] = {
     "simple_rnn": RecurrentParams,
@@ -77,4 +108,6 @@ ARCHITECTURES: dict[str, type[ModelParams]] = {
     "transformer": TransformerParams,
     "multihot_dense": MultiHotParams,
     "dense": DenseParams,
+    "seq2seq_rnn": Seq2SeqRnnParams,
+    "seq2seq_transformer": Seq2SeqTransformerParams,
 }

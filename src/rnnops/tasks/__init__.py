@@ -161,6 +161,17 @@ register(Task(
             "default; IMDB reviews, your CSV or .txt); n-gram peer, sampling, incremental decoding",
 ))
 
+register(Task(
+    name="seq2seq",
+    params="rnnops.tasks.seq2seq.params:Seq2SeqParams",
+    bodies=("seq2seq_rnn", "seq2seq_transformer"),  # encoder-decoders: two inputs, a target sequence out
+    modules={"prepare": "rnnops.tasks.seq2seq.prepare", "train": "rnnops.tasks.seq2seq.train",
+             "evaluate": "rnnops.tasks.seq2seq.evaluate", "report": "rnnops.tasks.seq2seq.report",
+             "serving": "rnnops.tasks.seq2seq.serving"},
+    summary="source texts -> target texts with encoder-decoders, attention and beam search (date "
+            "normalisation in a dozen locales by default; your tab-separated or CSV pairs)",
+))
+
 
 def get(name: str) -> Task:
     return TASKS[name]

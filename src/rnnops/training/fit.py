@@ -16,7 +16,7 @@ import pandas as pd
 
 from typing import Callable
 
-from rnnops.data.batches import fit_datasets, predict_proba, token_windows, window_datasets
+from rnnops.data.batches import fit_datasets, pair_datasets, predict_proba, token_windows, window_datasets
 from rnnops.errors import DataError
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ModelParams
@@ -60,6 +60,10 @@ def compile_model(model, spec: DatasetSpec, train: TrainParams) -> None:
         model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
                       metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
         return
+    if spec.seq2seq:  # teacher forcing: cross-entropy and accuracy over real target tokens only
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
+                      weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        return
     if spec.num_classes == 2:
         loss, accuracy = keras.losses.BinaryCrossentropy(), keras.metrics.BinaryAccuracy(name="accuracy")
     else:
@@ -96,7 +100,11 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     A language model (`spec.sequence`) gets token streams, arrays[split] = (stream, None), and
     reads windows of `train.seq_len` cut every `train.stride` tokens (null: seq_len) here, so a trial that samples
     train.seq_len trains on its own windows; its scores are Keras' mean cross-entropy per token of
-    the windows (`loss`, nats) and next-token `accuracy`; no predictions are kept."""
+    the windows (`loss`, nats) and next-token `accuracy`; no predictions are kept.
+
+    A sequence-to-sequence model (`spec.seq2seq`) gets pairs, arrays[split] = (source ids, target
+    ids with <s> and </s>), trained by teacher forcing (rnnops.data.batches.pair_datasets); its
+    scores are the teacher-forced `loss` and `accuracy` per real target token; the task decodes."""
     # Bucketed datasets have no known length; Keras warns each epoch that the input "ran out".
     warnings.filterwarnings("ignore", message=".*ran out of data.*")
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
@@ -117,7 +125,9 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     if not validate:  # the val slot is unused: the training rows stand in so the datasets build
         arrays = {**arrays, "val": arrays["train"]}
         evaluate_splits = tuple(s for s in evaluate_splits if s != "val")
-    if spec.numeric or spec.sequence:  # fixed-shape windows: nothing to pad
+    if spec.seq2seq:
+        train_ds, val_ds = pair_datasets(arrays, train.batch_size, seed)
+    elif spec.numeric or spec.sequence:  # fixed-shape windows: nothing to pad
         train_ds, val_ds = window_datasets(arrays, train.batch_size, seed)
     else:
         train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
@@ -126,7 +136,7 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
     fitted = model.fit(train_ds, validation_data=val_ds if validate else None, epochs=epochs or train.epochs,
-                       callbacks=cbs, class_weight=None if spec.numeric or spec.outputs or spec.sequence else
+                       callbacks=cbs, class_weight=None if spec.numeric or spec.outputs or spec.sequence or spec.seq2seq else
                        class_weights(y_train, spec.num_classes, train.class_weight), verbose=verbose)
     seconds = time.perf_counter() - start
     history = history_table(fitted.history)
@@ -135,12 +145,17 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
         best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
     else:
         best = len(history) - 1
-    if spec.sequence:
-        predictions = {}
-        metrics = {s: model.evaluate(*arrays[s], batch_size=train.batch_size, verbose=0, return_dict=True)
-                   for s in evaluate_splits}
-        return FitResult(model, history, best + 1, seconds, arrays["train"][0].size * len(history) / seconds,
-                         int(model.count_params()), predictions, metrics)
+    if spec.sequence or spec.seq2seq:
+        if spec.seq2seq:
+            metrics = {s: model.evaluate(pair_datasets({"train": arrays[s], "val": arrays[s]}, train.batch_size,
+                                                       seed)[1], verbose=0, return_dict=True)
+                       for s in evaluate_splits}
+            per_second = len(arrays["train"][0]) * len(history) / seconds  # pairs
+        else:
+            metrics = {s: model.evaluate(*arrays[s], batch_size=train.batch_size, verbose=0, return_dict=True)
+                       for s in evaluate_splits}
+            per_second = arrays["train"][0].size * len(history) / seconds  # tokens
+        return FitResult(model, history, best + 1, seconds, per_second, int(model.count_params()), {}, metrics)
     predictions = {s: predict(model, arrays[s][0], spec) for s in evaluate_splits}
     if spec.outputs:
         metrics = {s: scorer(s, arrays[s][1], predictions[s]) for s in evaluate_splits}
@@ -161,6 +176,12 @@ def predict(model, x: np.ndarray, spec: DatasetSpec) -> np.ndarray:
 def check_token_ids(arrays: dict[str, tuple[np.ndarray, np.ndarray]], spec: DatasetSpec) -> None:
     """Token ids beyond the vocabulary would fail deep inside the embedding lookup, mid-epoch."""
     top = max(int(x.max(initial=0)) for x, _ in arrays.values())
+    if spec.seq2seq:  # the target side has its own vocabulary (num_classes)
+        top_target = max(int(y.max(initial=0)) for _, y in arrays.values())
+        if top_target >= spec.num_classes:
+            raise DataError(f"prepared data: target token id {top_target} but spec.json says target_vocab_size "
+                            f"{spec.num_classes}; the prepared files do not belong together. "
+                            "Fix: rebuild them with `dvc repro -f prepare`.")
     if top >= spec.vocab_size:
         raise DataError(f"prepared data: token id {top} but spec.json says vocab_size "
                         f"{spec.vocab_size}; the prepared files do not belong together. "

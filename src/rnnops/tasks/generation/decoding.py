@@ -12,23 +12,7 @@ import contextlib
 
 import numpy as np
 
-_ACTIVATIONS = {  # Keras activation (by function name) -> NumPy; softmax only for the head
-    "linear": lambda x: x,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 0.5 * np.tanh(0.5 * x) + 0.5,  # = 1/(1+e^-x), without overflow warnings
-    "softmax": lambda x: _softmax(x),
-}
-
-
-def _softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _np(variable) -> np.ndarray:
-    return np.array(variable, dtype=np.float64)  # float64: rounding stays far below the test's 1e-5
-
+from rnnops.models.numpy_layers import ACTIVATIONS, Dense, Recurrent, TransformerBlock, unsupported, weights_of
 
 _BLAS = None  # threadpoolctl's controller, made once (it scans the loaded libraries)
 
@@ -44,145 +28,6 @@ def _one_blas_thread():
     if _BLAS is None:
         _BLAS = ThreadpoolController()
     return _BLAS.limit(limits=1, user_api="blas")
-
-
-def _unsupported(layer, why: str) -> ValueError:
-    return ValueError(f"layer {type(layer).__name__} '{layer.name}' is not supported: {why}")
-
-
-def _activation(layer, fn) -> callable:
-    name = getattr(fn, "__name__", str(fn))
-    if name not in _ACTIVATIONS:
-        raise _unsupported(layer, f"activation {name!r}")
-    return _ACTIVATIONS[name]
-
-
-# --- stages: one per Keras layer; x is [rows, features], rows = consecutive positions -----------
-# Recurrent stages only ever get one row; Transformer blocks get several when their caches are
-# rebuilt. A stage's `project` is None once its input projection is folded into the token table.
-
-class _Dense:
-    def __init__(self, layer):
-        self.w, self.act = _np(layer.kernel), _activation(layer, layer.activation)
-        self.b = _np(layer.bias) if layer.use_bias else np.zeros(self.w.shape[1])
-
-    def init(self):  # no state
-        return None
-
-    def step(self, x, state):
-        return self.act(x @ self.w + self.b), None
-
-
-class _Recurrent:
-    """SimpleRNN, GRU (reset_after) and LSTM cells. `project` = (input kernel, input bias)."""
-
-    def __init__(self, layer, kind: str):
-        import keras
-
-        cell, self.kind, self.units = layer.cell, kind, layer.cell.units
-        if layer.go_backwards or not layer.return_sequences:
-            raise _unsupported(layer, "a language model reads forwards and returns sequences")
-        if kind != "simple_rnn" and cell.recurrent_activation is not keras.activations.sigmoid:
-            raise _unsupported(layer, "only a sigmoid recurrent activation")
-        if kind == "lstm" and cell.activation is not keras.activations.tanh:
-            raise _unsupported(layer, "only a tanh activation")
-        if kind == "gru" and not cell.reset_after:
-            raise _unsupported(layer, "only reset_after=True (Keras 3's default)")
-        self.act = _activation(layer, cell.activation)
-        kernel, recurrent = _np(cell.kernel), _np(cell.recurrent_kernel)
-        bias = _np(cell.bias) if cell.use_bias else np.zeros((2 if kind == "gru" else 1, kernel.shape[1]))
-        if kind == "gru":  # reset_after: one bias for the input side, one for the recurrent side
-            bias, self.recurrent_bias = bias[0], bias[1]
-        bias = bias.reshape(-1)
-        if kind == "lstm":
-            # Keras' gate order is i, f, c, o; as i, f, o, c the three sigmoids are one slice, and
-            # with those columns halved (exact in floating point) one tanh serves all four gates:
-            # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5.
-            u = self.units
-            order = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]
-            scale = np.r_[np.full(3 * u, 0.5), np.ones(u)]
-            kernel, recurrent, bias = kernel[:, order] * scale, recurrent[:, order] * scale, bias[order] * scale
-        self.project, self.recurrent = (kernel, bias), recurrent
-
-    def init(self):
-        zero = np.zeros((1, self.units))
-        return (zero, zero) if self.kind == "lstm" else zero
-
-    def step(self, x, state):
-        if self.project is not None:
-            x = x @ self.project[0] + self.project[1]
-        u = self.units
-        if self.kind == "lstm":
-            h, c = state
-            t = np.tanh(x + h @ self.recurrent)
-            s = 0.5 * t[:, :3 * u] + 0.5  # sigmoid of i, f, o
-            c = s[:, u:2 * u] * c + s[:, :u] * t[:, 3 * u:]
-            h = s[:, 2 * u:] * np.tanh(c)
-            return h, (h, c)
-        if self.kind == "gru":
-            inner = state @ self.recurrent + self.recurrent_bias
-            zr = 0.5 * np.tanh(0.5 * (x[:, :2 * u] + inner[:, :2 * u])) + 0.5
-            z = zr[:, :u]
-            candidate = self.act(x[:, 2 * u:] + zr[:, u:] * inner[:, 2 * u:])
-            h = z * state + (1.0 - z) * candidate
-            return h, h
-        h = self.act(x + state @ self.recurrent)  # SimpleRNN
-        return h, h
-
-
-class _TransformerBlock:
-    """Post-norm causal block; its state is the (keys, values) cache, each [heads, tokens, key_dim]."""
-
-    def __init__(self, layer):
-        mha = layer.attention
-        if not layer.causal or mha._value_dim != mha._key_dim:
-            raise _unsupported(layer, "only causal blocks (a language model) with value_dim = key_dim")
-        dense = (mha._query_dense, mha._key_dense, mha._value_dense)
-        self.heads, self.key_dim = mha._num_heads, mha._key_dim
-        dim, width = layer.dim, self.heads * self.key_dim
-        # Query, key and value projections as one [dim, 3 * heads * key_dim] matrix: one matmul.
-        self.qkv = np.concatenate([_np(d.kernel).reshape(dim, width) for d in dense], axis=1)
-        self.qkv_b = np.concatenate([np.zeros(width) if d.bias is None else _np(d.bias).reshape(width)
-                                     for d in dense])
-        self.qkv[:, :width] /= np.sqrt(self.key_dim)  # Keras scales the query by 1/sqrt(key_dim)
-        self.qkv_b[:width] /= np.sqrt(self.key_dim)
-        out = mha._output_dense
-        self.out_w = _np(out.kernel).reshape(width, dim)
-        self.out_b = _np(out.bias) if out.bias is not None else np.zeros(dim)
-        self.ff_in, self.ff_out = _Dense(layer.ff_in), _Dense(layer.ff_out)
-        self.norms = [self._norm(n) for n in (layer.norm1, layer.norm2)]
-
-    @staticmethod
-    def _norm(norm):
-        if getattr(norm, "rms_scaling", False) or list(np.atleast_1d(norm.axis)) != [-1]:
-            raise _unsupported(norm, "only over the last axis, without rms_scaling")
-        return _np(norm.gamma) if norm.scale else 1.0, _np(norm.beta) if norm.center else 0.0, norm.epsilon
-
-    @staticmethod
-    def _layer_norm(x, norm):
-        gamma, beta, eps = norm  # sum()/n: ndarray.mean's Python wrapper costs more than the maths
-        centred = x - x.sum(axis=-1, keepdims=True) / x.shape[-1]
-        variance = (centred * centred).sum(axis=-1, keepdims=True) / x.shape[-1]
-        return centred / np.sqrt(variance + eps) * gamma + beta
-
-    def init(self):
-        empty = np.zeros((self.heads, 0, self.key_dim))
-        return empty, empty
-
-    def step(self, x, state):
-        rows, h, k = x.shape[0], self.heads, self.key_dim
-        qkv = (x @ self.qkv + self.qkv_b).reshape(rows, 3, h, k).transpose(1, 2, 0, 3)  # [3, h, rows, k]
-        keys = np.concatenate([state[0], qkv[1]], axis=1)  # new arrays: the old state stays valid
-        values = np.concatenate([state[1], qkv[2]], axis=1)
-        scores = qkv[0] @ keys.transpose(0, 2, 1)  # [h, rows, cached + rows]
-        if rows > 1:  # row i sits at cache position (cached + i): it sees keys up to there only
-            cached = keys.shape[1] - rows
-            future = np.arange(keys.shape[1])[None, :] > (cached + np.arange(rows))[:, None]
-            scores = np.where(future, -np.inf, scores)
-        attended = (_softmax(scores) @ values).transpose(1, 0, 2).reshape(rows, h * k)
-        x = self._layer_norm(x + attended @ self.out_w + self.out_b, self.norms[0])
-        ff = self.ff_out.step(self.ff_in.step(x, None)[0], None)[0]
-        return self._layer_norm(x + ff, self.norms[1]), (keys, values)
 
 
 class Stepper:
@@ -209,28 +54,28 @@ class Stepper:
                 continue  # Dropout is the identity at inference
             if table is None:  # the first layer after the input turns ids into vectors
                 if isinstance(layer, keras.layers.Embedding):
-                    table = _np(layer.embeddings)
+                    table = weights_of(layer.embeddings)
                 elif isinstance(layer, OneHotTokens):
                     table = np.eye(layer.vocab_size)
                 elif isinstance(layer, TokenAndPositionEmbedding):
-                    table, positions = _np(layer.tokens.embeddings), _np(layer.positions.embeddings)
+                    table, positions = weights_of(layer.tokens.embeddings), weights_of(layer.positions.embeddings)
                 else:
-                    raise _unsupported(layer, "the token input must be Embedding, OneHotTokens or "
-                                       "TokenAndPositionEmbedding")
+                    raise unsupported(layer, "the token input must be Embedding, OneHotTokens or "
+                                      "TokenAndPositionEmbedding")
             elif isinstance(layer, keras.layers.LSTM):  # rnnops' fused LSTM too: same weights, same maths
-                stages.append(_Recurrent(layer, "lstm"))
+                stages.append(Recurrent(layer, "lstm"))
             elif isinstance(layer, (keras.layers.GRU, keras.layers.SimpleRNN)):
-                stages.append(_Recurrent(layer, "gru" if isinstance(layer, keras.layers.GRU) else "simple_rnn"))
+                stages.append(Recurrent(layer, "gru" if isinstance(layer, keras.layers.GRU) else "simple_rnn"))
             elif isinstance(layer, TransformerEncoder):
-                stages.append(_TransformerBlock(layer))
+                stages.append(TransformerBlock(layer))
             elif isinstance(layer, keras.layers.Dense):
-                stages.append(_Dense(layer))
+                stages.append(Dense(layer))
             else:
-                raise _unsupported(layer, "no NumPy step for it")
-        if table is None or not stages or not isinstance(stages[-1], _Dense) \
-                or stages[-1].act is not _ACTIVATIONS["softmax"]:
+                raise unsupported(layer, "no NumPy step for it")
+        if table is None or not stages or not isinstance(stages[-1], Dense) \
+                or stages[-1].act is not ACTIVATIONS["softmax"]:
             raise ValueError(f"model '{model.name}' is not a language model (token input, softmax Dense head)")
-        if isinstance(stages[0], _Recurrent):
+        if isinstance(stages[0], Recurrent):
             # Fold the first layer's input projection into the token table: embedding @ kernel + bias
             # is one row per token, so a step starts with a row lookup instead of a matmul.
             kernel, bias = stages[0].project
