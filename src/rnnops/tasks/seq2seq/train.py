@@ -147,6 +147,7 @@ def log_to_mlflow(result: FitResult, prepared: PreparedPairs, metrics: dict, tra
     import mlflow
 
     from rnnops import plots
+    from rnnops.tasks.seq2seq.decoding import Decoder
     from rnnops.tasks.seq2seq.publish import log_translator
     from rnnops.tracking.logged_models import log_keras_model
     from rnnops.tracking.runs import log_metrics_tree
@@ -154,8 +155,6 @@ def log_to_mlflow(result: FitResult, prepared: PreparedPairs, metrics: dict, tra
     log_metrics_tree({**metrics, **{k: v for k, v in training.items() if k not in ("model", "architecture")}})
     with tempfile.TemporaryDirectory() as tmp:
         plots.training_curves(history_by_epoch(result), Path(tmp) / "training_curves.png", ("loss", "accuracy"))
-        from rnnops.tasks.seq2seq.decoding import Decoder
-
         attention_figures(Decoder.from_keras(result.model), prepared, result.max_decode_len, Path(tmp), 4)
         mlflow.log_artifacts(tmp, "plots")
     mlflow.log_table(result.outputs["test"].head(200), "predictions/test_head.json")
