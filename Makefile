@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-# Every task's pipeline (dvc.yaml: text classification; forecast/, regression/, generation/dvc.yaml),
+# Every task's pipeline (dvc.yaml: text classification; forecast/, regression/, generation/, seq2seq/dvc.yaml),
 # then each one's wall time. One task alone: `dvc repro forecast/dvc.yaml` (or `make repro TASK=forecast`).
 repro: setup
 	$(BIN)/python scripts/repro.py $(TASK)
