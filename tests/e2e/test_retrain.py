@@ -3,11 +3,17 @@
 (b) with no server. The bot's pull request is merged between jobs as a person would. Also the
 workflow files under actionlint.
 
-The two scenarios share the DVC remote, as two teams' CI would share a bucket: (b) restores the
-stages (a) ran from the remote's run cache (same params, same code), so it costs little, while
-its decisions are made from its own clones' files only."""
+The two scenarios share the DVC remote, as two teams' CI would share a bucket, and (b)'s clones
+start with what (a)'s clones left in their DVC caches, as a CI cache of .dvc/cache would give
+them: DVC's run cache then restores the stages (a) ran with the same params and code, so (b) runs
+no stage and costs little, while its decisions are made from its own clones' files only. (The
+remote alone could not restore them: `dvc pull --run-cache` fetches the run-cache entries but only
+the outputs dvc.lock names, and `cache: false` outputs such as the metrics are never pushed. A
+stage (b) cannot restore it runs, as it would with (b) alone.) (a)'s clones start empty: its job 2
+shows the remote alone restores an unchanged pipeline."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,14 +28,18 @@ import retrain_trigger  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-# One small model and a one-trial study keep a job near a minute on 2 cores. Job 3 makes the
-# winner worse (a learning rate too small to learn in one epoch); job 4 makes it better.
+# One small model and a one-trial study keep a job near a minute on 2 cores. A stage's time is
+# mostly TensorFlow's start-up, so what costs is how many stages run: jobs 3 and 4 change only
+# multihot_dense, so they run train@multihot_dense, evaluate and report (tune and train_tuned stay
+# main's, which the job pulled). The study's model is kept weak (2-dimensional embeddings) so the
+# winner follows multihot_dense: job 3 makes it worse (a width of one unit, heavy dropout), job 4
+# better (wider, no dropout). (b)'s job 4 has (a)'s job 4 params, so it restores (a)'s stages.
 TINY = dict(data={"subsample": 1500, "vocab_size": 2000}, train={"epochs": 2},
             models={"multihot_dense": {"hidden_units": [8]}},
-            tune={"n_trials": 1, "epochs_per_trial": 1,
+            tune={"n_trials": 1, "epochs_per_trial": 1, "base": {"embedding_dim": 2},
                   "space": {"model.units": {"type": "int", "low": 4, "high": 8, "step": 4}}})
-WORSE = {"train.epochs": 1, "train.learning_rate": 0.00001}
-BETTER = {"train.epochs": 6, "train.learning_rate": 0.005}
+WORSE = {"models.multihot_dense": {"hidden_units": [1], "dropout": 0.9}}
+BETTER = {"models.multihot_dense": {"hidden_units": [64], "dropout": 0.0}}
 
 
 def test_workflows_pass_actionlint():
@@ -41,18 +51,36 @@ def test_workflows_pass_actionlint():
 
 def with_venv(project):
     """Share the repo's environment. A clone's files are new, so its pyproject.toml gets the
-    repo's mtime back: the install stamp is then newer and the Makefile's set-up has nothing to
-    do (otherwise `pip install -e` would repoint the shared venv at the temporary clone)."""
+    repo's mtime back, or the install stamp's where the repo's pyproject.toml changed after the
+    last install: the stamp is then newer and the Makefile's set-up has nothing to do (otherwise
+    `pip install -e` would repoint the shared venv at the temporary clone)."""
     if not (project / ".venv").exists():
         (project / ".venv").symlink_to(REPO / ".venv")
     stat = (REPO / "pyproject.toml").stat()
-    os.utime(project / "pyproject.toml", (stat.st_atime, stat.st_mtime))
+    stamp = REPO / ".venv" / ".rnnops-installed"
+    mtime = min(stat.st_mtime, stamp.stat().st_mtime) if stamp.exists() else stat.st_mtime
+    os.utime(project / "pyproject.toml", (stat.st_atime, mtime))
     return project
+
+
+def merge_cache(source, dest):
+    """Every file of DVC cache `source` (run-cache entries, objects) that `dest` lacks, copied."""
+    for path in source.rglob("*"):
+        target = dest / path.relative_to(source)
+        if path.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 @pytest.fixture(scope="module")
 def dvc_remote(tmp_path_factory):
     return tmp_path_factory.mktemp("dvc-remote")
+
+
+@pytest.fixture(scope="module")
+def dvc_caches(tmp_path_factory):
+    """What the scenario with a server's clones left in their DVC caches, for the other's clones."""
+    return tmp_path_factory.mktemp("dvc-caches")
 
 
 @pytest.fixture
@@ -67,10 +95,13 @@ def github(tmp_path, dvc_remote):
 
 
 class Jobs:
-    """Runs scripts/retrain.sh in a fresh clone per job, with the workflow's environment."""
+    """Runs scripts/retrain.sh in a fresh clone per job, with the workflow's environment. With
+    `keep_cache` each clone's DVC cache is merged into that folder after its job; with
+    `start_cache` each new clone's DVC cache starts as a copy of that folder."""
 
-    def __init__(self, origin, tmp_path, server=None):
+    def __init__(self, origin, tmp_path, server=None, keep_cache=None, start_cache=None):
         self.origin, self.tmp, self.server, self.count = origin, tmp_path, server, 0
+        self.keep_cache, self.start_cache = keep_cache, start_cache
 
     def run(self, unset_remote=False, clone=None):
         if clone is None:
@@ -78,6 +109,8 @@ class Jobs:
             clone = self.tmp / f"job{self.count}"
             assert run(["git", "clone", "-q", str(self.origin), str(clone)], self.tmp).returncode == 0
             with_venv(clone)
+            if self.start_cache:
+                merge_cache(self.start_cache, clone / ".dvc" / "cache")
         if unset_remote:
             run([str(BIN / "dvc"), "remote", "default", "--unset"], clone)
         outputs, summary = clone / ".gh_output", clone / ".gh_summary"
@@ -89,6 +122,8 @@ class Jobs:
             env["MLFLOW_TRACKING_URI"] = self.server
         result = run(["bash", "scripts/retrain.sh"], clone, timeout=1200, env=env)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        if self.keep_cache:
+            merge_cache(clone / ".dvc" / "cache", self.keep_cache)
         if unset_remote:
             run(["git", "checkout", "--", ".dvc/config"], clone)
         out = dict(line.split("=", 1) for line in outputs.read_text().split())
@@ -152,7 +187,7 @@ def four_jobs(jobs: Jobs, registry: bool):
     # against the server, where it also makes a challenger; without one the decision against the
     # committed metrics is tests/code/test_retrain_decision.py's, and jobs 1 and 4 run that path.)
     if registry:
-        jobs.person_changes(WORSE, "Try a tiny learning rate")
+        jobs.person_changes(WORSE, "Try a one-unit multihot_dense")
         clone, out, d3, log, summary = jobs.run()
         assert out == {"champion_changed": "false", "open_pr": "false"}, log[-3000:]
         assert d3["new_value"] < d1["new_value"] and d3["champion_value"] == pytest.approx(d1["new_value"], abs=1e-5)
@@ -162,7 +197,7 @@ def four_jobs(jobs: Jobs, registry: bool):
         decisions.append(d3)
 
     # Job 4: a change that makes it better: a new champion, a pull request.
-    jobs.person_changes(BETTER, "Train longer")
+    jobs.person_changes(BETTER, "A wider multihot_dense")
     clone, out, d4, log, summary = jobs.run()
     assert out == {"champion_changed": "true", "open_pr": "true"}, log[-3000:]
     assert d4["new_value"] > d1["new_value"] and "beats the champion" in d4["reason"]
@@ -180,7 +215,7 @@ def four_jobs(jobs: Jobs, registry: bool):
     return decisions
 
 
-def test_four_jobs_against_a_tracking_server(github, tmp_path):
+def test_four_jobs_against_a_tracking_server(github, tmp_path, dvc_caches):
     store, port = tmp_path / "server", free_port()
     store.mkdir()
     server = subprocess.Popen(
@@ -192,7 +227,7 @@ def test_four_jobs_against_a_tracking_server(github, tmp_path):
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{uri}/health", server)
-        decisions = four_jobs(Jobs(github, tmp_path, server=uri), registry=True)
+        decisions = four_jobs(Jobs(github, tmp_path, server=uri, keep_cache=dvc_caches), registry=True)
         import mlflow
 
         client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -205,8 +240,8 @@ def test_four_jobs_against_a_tracking_server(github, tmp_path):
         server.wait(timeout=60)
 
 
-def test_four_jobs_without_a_server_and_no_pr_without_a_remote(github, tmp_path):
-    decisions = four_jobs(Jobs(github, tmp_path), registry=False)
+def test_four_jobs_without_a_server_and_no_pr_without_a_remote(github, tmp_path, dvc_caches):
+    decisions = four_jobs(Jobs(github, tmp_path, start_cache=dvc_caches), registry=False)
     assert [d["against"] for d in decisions] == ["metrics/evaluate.json at origin/main"] * 2
     assert decisions[0]["reason"] == "no results committed at origin/main: this run is the first baseline"
     assert [d["champion_changed"] for d in decisions] == [True, True]

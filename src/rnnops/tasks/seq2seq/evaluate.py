@@ -122,8 +122,9 @@ def evaluate(params, prepared: PreparedPairs, names: list[str], models_dir: Path
         scores[name]["test_by_length"] = by_group(texts["test"], test_refs, lengths, level)
         scores[name]["test_by_group"] = by_group(texts["test"], test_refs, prepared.groups("test"), level)
     neural = [n for n in outputs if n != PEER]
-    # The best validation exact match (chrF on a tie); on a full tie the earlier (a single model first).
-    winner = max(reversed(neural), key=lambda n: selection_key(scores[n]["val"]))
+    # The best validation exact match (chrF on a tie); on a full tie the earlier (a single model first):
+    # max() keeps the first of equal keys.
+    winner = max(neural, key=lambda n: selection_key(scores[n]["val"]))
     test_bytes = "\n".join(f"{s}\t{t}" for s, t in zip(test_sources, test_refs)).encode()
     digest = hashlib.sha256(prepared.spec["origin"].encode() + b"\n" + test_bytes).hexdigest()
     return Evaluation(outputs, weights, scores, winner, digest, decoders)
