@@ -84,8 +84,9 @@ def speed(runs: int = 3) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("scores", "speed"))
+    parser.add_argument("--runs", type=int, default=3, help="speed: timed runs per figure (the median)")
     args = parser.parse_args()
-    scores() if args.what == "scores" else speed()
+    scores() if args.what == "scores" else speed(args.runs)
 
 
 if __name__ == "__main__":
