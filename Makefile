@@ -2,12 +2,16 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
-STAMP  := $(VENV)/.rnnops-installed
+# GPU=1: TensorFlow with CUDA (the `gpu` extra) instead of tensorflow-cpu; one stamp per flavour.
+FLAVOUR := $(if $(filter 1 yes true,$(GPU)),gpu,cpu)
+OTHER_TF := $(if $(filter gpu,$(FLAVOUR)),tensorflow-cpu,tensorflow)
+STAMP  := $(VENV)/.rnnops-installed-$(FLAVOUR)
 # Stage commands in dvc.yaml call `python`; make sure that is the project's interpreter.
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare bench-forecast clean-venv retrain compare remote serve bench-serve
+.PHONY: setup repro test ui dag bench-prepare bench-forecast clean-venv retrain compare remote serve bench-serve \
+	postgres postgres-stop mlflow-server optuna-ui push
 
 setup: $(STAMP)
 
@@ -16,7 +20,10 @@ $(STAMP): pyproject.toml
 	@# A venv on an unsupported Python (say, from an earlier PYTHON=...) is rebuilt, not reused.
 	@$(BIN)/python -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null \
 		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# tensorflow-cpu and tensorflow share one package directory: the other flavour goes first.
+	@rm -f $(VENV)/.rnnops-installed-*
+	@$(BIN)/python -m pip uninstall --quiet --disable-pip-version-check -y $(OTHER_TF) 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,$(FLAVOUR)]'
 	@touch $(STAMP)
 
 # Every task's pipeline (dvc.yaml: text classification; forecast/, regression/, generation/, seq2seq/dvc.yaml),
@@ -81,6 +88,36 @@ remote: setup
 	@test -n "$(URL)" || { echo "usage: make remote URL=/path/or/s3://bucket/prefix"; exit 2; }
 	$(BIN)/dvc remote add --default --force storage "$(URL)"
 	@echo "DVC remote 'storage' -> $(URL) (in .dvc/config; commit it to share)"
+
+# `dvc push --run-cache` plus the run cache's `cache: false` outputs (metrics, plot tables), which
+# DVC leaves out, so a clone restores stages from the run cache: `dvc pull --run-cache` then
+# `dvc repro --pull`. TARGETS: dvc.yaml files or stages (default: all).
+push: setup
+	$(BIN)/python -m rnnops.dvc_remote $(TARGETS)
+
+# From one machine to a team (README). A PostgreSQL cluster of this machine's binaries on
+# 127.0.0.1:$(PG_PORT), data in $(PG_DIR), with databases `optuna` and `mlflow`; prints their URLs.
+PG_DIR ?= $(CURDIR)/.servers/postgres
+PG_PORT ?= 5433
+postgres: setup
+	@PG_DIR="$(PG_DIR)" PG_PORT="$(PG_PORT)" $(BIN)/python -m rnnops.servers postgres start optuna mlflow
+
+postgres-stop: setup
+	@PG_DIR="$(PG_DIR)" $(BIN)/python -m rnnops.servers postgres stop
+
+# `mlflow server`: runs and the registry in BACKEND_URI (default: database `mlflow` of the cluster
+# above, started if needed), artifacts served by the server from ARTIFACTS (a folder or bucket),
+# on 127.0.0.1:$(MLFLOW_PORT). AUTH=1: MLflow's basic-auth app (admin password in .servers/).
+#   make mlflow-server [BACKEND_URI=postgresql+psycopg://...] [ARTIFACTS=s3://...] [AUTH=1]
+MLFLOW_PORT ?= 5050
+mlflow-server: setup
+	@PG_DIR="$(PG_DIR)" PG_PORT="$(PG_PORT)" $(BIN)/python -m rnnops.servers mlflow --port $(MLFLOW_PORT) \
+		$(if $(filter 1 yes true,$(AUTH)),--auth)
+
+# optuna-dashboard on the study storage of params.yaml (tune.storage; SQLite in tuning/ by default).
+OPTUNA_PORT ?= 8080
+optuna-ui: setup
+	@$(BIN)/python -m rnnops.servers optuna-ui --port $(OPTUNA_PORT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,7 +6,7 @@
 #   3. `dvc repro`, or `dvc exp run -S ...` with a preset (presets/<name>.yaml; params.yaml in git
 #      is never rewritten)
 #   4. `dvc metrics diff BASE --md`, `dvc plots diff BASE`, the champion decision (rnnops.retrain)
-#   5. `dvc push --run-cache` when a remote is configured
+#   5. `dvc push --run-cache` (+ the run cache's `cache: false` outputs) when a remote is configured
 #   6. whether to open a pull request: only for a new champion, only without a preset, and only
 #      with a DVC remote (otherwise the PR's dvc.lock would point at outputs nobody can pull)
 # Writes into RETRAIN_OUT (default retrain/): decision.json/.md, metrics_diff.md, plots/index.html,
@@ -94,7 +94,8 @@ cat "$OUT/metrics_diff.md"
 if [ -n "$remote" ]; then
   # The text classification pipeline this job retrained (forecast/dvc.yaml's outputs are not in
   # this workspace unless pulled: pushing them would fail on the missing cache).
-  dvc push --run-cache dvc.yaml
+  # `make push`'s command: the run cache's `cache: false` outputs too, so clones restore from it.
+  python -m rnnops.dvc_remote dvc.yaml
 fi
 
 rnnops retrain decide --out "$OUT" --base-name "$BASE"

@@ -156,3 +156,35 @@ def finished_project(tmp_path_factory):
     result = run(["dvc", "repro"], project, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (the machine's binaries, e.g. Debian's postgresql 15) on a free
+    loopback port for the whole session, as `rnnops.servers.postgres.LocalPostgres`; stopped and
+    removed at the end. Without server binaries the tests that need it skip, except under CI=true,
+    where they fail (.ci/run installs the package)."""
+    import tempfile
+
+    from rnnops.errors import RnnopsError
+    from rnnops.servers.postgres import LocalPostgres, binaries
+
+    try:
+        binaries()
+    except RnnopsError as exc:
+        if in_ci():
+            pytest.fail(f"{exc} (under CI=true the PostgreSQL tests must run; .ci/run installs it)")
+        pytest.skip(str(exc))
+    # In /tmp, not pytest's 0700 tmp_path: as root the server runs as `postgres`, which must enter it.
+    directory = Path(tempfile.mkdtemp(prefix="rnnops-pg-"))
+    directory.chmod(0o755)
+    cluster = LocalPostgres(directory, free_port()).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)

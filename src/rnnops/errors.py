@@ -31,3 +31,9 @@ def run_main(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except ModuleNotFoundError as exc:
+        if exc.name != "tensorflow":
+            raise
+        print("error: TensorFlow is not installed. Fix: install rnnops with one of its TensorFlow extras, "
+              "pip install -e '.[cpu]' (or '.[gpu]' on a CUDA machine); `make setup` does it.", file=sys.stderr)
+        sys.exit(1)

@@ -136,7 +136,7 @@ def invocations(port, texts):
 def test_make_serve_in_the_pulled_clone_serves_the_pulled_winner(pulled, original, tmp_path):
     port, log = free_port(), tmp_path / "serve.log"
     # BIN: the test's venv (the clone has none); -o: `setup` does not install into it.
-    command = ["make", "-o", ".venv/.rnnops-installed", "serve", f"BIN={BIN}", f"PORT={port}"]
+    command = ["make", "-o", ".venv/.rnnops-installed-cpu", "serve", f"BIN={BIN}", f"PORT={port}"]
     with open(log, "w") as out:
         server = subprocess.Popen(command, cwd=pulled, env=env_for(pulled), stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)

@@ -57,7 +57,7 @@ def with_venv(project):
     if not (project / ".venv").exists():
         (project / ".venv").symlink_to(REPO / ".venv")
     stat = (REPO / "pyproject.toml").stat()
-    stamp = REPO / ".venv" / ".rnnops-installed"
+    stamp = REPO / ".venv" / ".rnnops-installed-cpu"
     mtime = min(stat.st_mtime, stamp.stat().st_mtime) if stamp.exists() else stat.st_mtime
     os.utime(project / "pyproject.toml", (stat.st_atime, mtime))
     return project

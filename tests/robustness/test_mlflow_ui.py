@@ -24,7 +24,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.conftest import BIN, env_for, free_port, run, wait_for_http
+from tests.conftest import BIN, env_for, free_port, in_ci, run, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 STAGES = ("prepare", "train@lstm", "train@multihot_dense", "tune", "train_tuned", "evaluate", "report")
@@ -35,10 +35,6 @@ def find_browser() -> str | None:
     if os.environ.get("RNNOPS_CHROME"):
         return shutil.which(os.environ["RNNOPS_CHROME"])
     return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")

@@ -107,6 +107,11 @@ class TuneParams(Strict):
     grace_period: int = Field(ge=1, le=86_400, description="a RUNNING trial without a heartbeat for "
                                                            "this long is failed and retried")
     max_retry: int = Field(ge=0, le=100, description="retries of a trial whose worker died")
+    workers: int = Field(1, ge=1, le=256, description="trial processes the stage runs on this machine "
+                                                      "(more machines: `pipeline/tune.py --worker` there)")
+    threads_per_worker: int | None = Field(None, ge=1, le=1024, description=(
+        "TensorFlow intra-/inter-op threads of each worker process; null = this machine's cores "
+        "divided by the workers on it (at least 1), so workers do not oversubscribe the cores"))
     space: dict[str, Dimension] = Field(min_length=1, description="dotted key -> range")
     cross_validate: bool = Field(False, description=(
         "score a trial by the mean over train.folds folds (pruning per fold) instead of one "

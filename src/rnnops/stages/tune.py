@@ -58,8 +58,9 @@ def epoch_pruning_callback(trial: optuna.Trial, monitor: str, offset: int = 0):
     return EpochsDonePruning(trial, monitor)
 
 
-def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: str):
-    """The function Optuna calls per trial: train through fit_model, report each epoch."""
+def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: str, threads: str = ""):
+    """The function Optuna calls per trial: train through fit_model, report each epoch.
+    `threads` ("<intra>/<inter>" TensorFlow threads of this process) tags each trial's run."""
     import mlflow
 
     from rnnops import tasks
@@ -77,7 +78,8 @@ def make_objective(params: Params, prepared, parent_run_id: str, experiment_id: 
         run = mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_run_id,
                                experiment_id=experiment_id,
                                tags={"optuna.study": study.study_name, "optuna.trial": str(trial.number),
-                                     "rnnops.stage": "tune.trial", **process_tags()})
+                                     "rnnops.stage": "tune.trial", "rnnops.tf_threads": threads,
+                                     **process_tags()})
         state, status = "failed", "FAILED"
         try:
             mlflow.log_params({"trial": trial.number, "architecture": arch,
@@ -139,9 +141,16 @@ def open_study(params: Params, prepared, worker: int = 0) -> optuna.Study:
 
 
 def work(params: Params, prepared, study: optuna.Study, parent_run: str | None,
-         experiment_id: str) -> None:
-    """Run trials of the study in this process until it has n_trials finished ones."""
-    objective = make_objective(params, prepared, parent_run, experiment_id)
+         experiment_id: str, workers: int = 1) -> None:
+    """Run trials of the study in this process until it has n_trials finished ones; `workers`
+    is how many worker processes share this machine (their TensorFlow threads split its cores).
+    A study that is already complete returns at once, before any data or TensorFlow is loaded."""
+    if tuning.finished(study) >= params.tune.n_trials:
+        print(f"tune: study {study.study_name} already has {params.tune.n_trials} finished trials; "
+              "nothing to do", flush=True)
+        return
+    threads = tuning.limit_threads(params.tune, workers)
+    objective = make_objective(params, prepared, parent_run, experiment_id, threads)
     tuning.run_worker(study, objective, params.tune, progress(study, params.tune.n_trials))
 
 
@@ -152,9 +161,10 @@ def run_trials(params: Params, prepared, study: optuna.Study, run, workers: int,
     import subprocess
 
     extra = [subprocess.Popen([sys.executable, *worker_cmd, "--worker", "--worker-index", str(i),
-                               "--parent-run", run.info.run_id]) for i in range(1, workers)]
+                               "--workers", str(workers), "--parent-run", run.info.run_id])
+             for i in range(1, workers)]
     try:
-        work(params, prepared, study, run.info.run_id, run.info.experiment_id)
+        work(params, prepared, study, run.info.run_id, run.info.experiment_id, workers)
     except BaseException:
         for proc in extra:
             proc.terminate()

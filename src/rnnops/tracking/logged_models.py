@@ -30,10 +30,14 @@ def save_model(model, path, validate_serving_input=True, **kwargs):
 def requirements(extra: tuple[str, ...] = ()) -> list[str]:
     """The serving requirements, pinned to what is installed. Given explicitly because MLflow's
     inference starts a subprocess that imports the model (about 5 s per model)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    packages = ("tensorflow-cpu", "keras", "mlflow", "numpy", "pandas", "scikit-learn", *extra)
-    return [f"{name}=={version(name)}" for name in packages]
+    try:  # the `cpu` extra; the `gpu` extra installs `tensorflow` (with CUDA) instead
+        tensorflow = f"tensorflow-cpu=={version('tensorflow-cpu')}"
+    except PackageNotFoundError:
+        tensorflow = f"tensorflow=={version('tensorflow')}"
+    packages = ("keras", "mlflow", "numpy", "pandas", "scikit-learn", *extra)
+    return [tensorflow, *(f"{name}=={version(name)}" for name in packages)]
 
 
 def log_keras_model(model, name: str, example):

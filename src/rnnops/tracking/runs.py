@@ -52,21 +52,67 @@ def _experiment_id(client, name: str, default_store: bool) -> str:
         return client.get_experiment_by_name(name).experiment_id
 
 
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast on an unreachable tracking server: MLflow's own client retries for minutes."""
-    if not uri.startswith(("http://", "https://")):
+    """Fail fast on an unreachable tracking server or refused credentials: MLflow's own client
+    retries for minutes, and a 401 surfaces deep inside the first call that logs something."""
+    if not is_server(uri):
         return
+    import base64
     import urllib.error
     import urllib.request
 
+    request = urllib.request.Request(f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1")
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user:
+        token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     try:
-        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout)
-    except urllib.error.HTTPError:
-        return  # the server answers (some servers have no /health): good enough
+        urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            who = f"user '{user}'" if user else "no credentials"
+            raise RnnopsError(
+                f"MLflow tracking server {uri} refused {who} (HTTP {exc.code}). Fix: set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to an account of its "
+                "basic-auth app (README: From one machine to a team).") from None
+        return  # the server answers (a proxy without this endpoint, say): good enough
     except (OSError, ValueError) as exc:
         raise RnnopsError(f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable "
                           f"({getattr(exc, 'reason', exc)}). Fix: start it, or unset "
                           "MLFLOW_TRACKING_URI to use the project's local store.") from None
+
+
+# How long a stage waits for a tracking server that stops answering mid-stage, unless the user set
+# MLflow's own variables: 4 retries, backoff 2 s doubling (about 30 s in all; MLflow's default
+# of 7 retries waits about 4 minutes). Then the stage fails with ServerGone's message.
+SERVER_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2"}
+
+
+def server_gone(exc: BaseException) -> bool:
+    """Whether `exc` is MLflow's client giving up on an unreachable tracking server."""
+    if not is_server(tracking_uri()):
+        return False
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return True
+    text = str(exc)
+    return text.startswith("API request to") and ("Max retries exceeded" in text or "Connection" in text)
+
+
+def server_gone_error(stage: str, run_id: str | None, exc: BaseException) -> RnnopsError:
+    detail = str(exc).splitlines()[0][:300]
+    run = f"Its MLflow run {run_id} stays RUNNING on the server; the next stage run on this host " \
+          "ends it as KILLED. " if run_id else ""
+    return RnnopsError(
+        f"the MLflow tracking server {tracking_uri()} stopped answering during stage {stage} ({detail}). "
+        f"Nothing of this stage was written: DVC keeps dvc.lock and the previous outputs in its cache "
+        f"(`dvc checkout` restores them). {run}Fix: restart the server (make mlflow-server), then run "
+        "`dvc repro` again.")
 
 
 def use_store(dataset: str) -> str:
@@ -74,6 +120,9 @@ def use_store(dataset: str) -> str:
     import mlflow
 
     check_reachable(tracking_uri())
+    if is_server(tracking_uri()):
+        for name, value in SERVER_RETRIES.items():
+            os.environ.setdefault(name, value)
 
     # Read before set_tracking_uri: MLflow 3 also exports the URI it is given to the environment.
     default_store = os.environ.get("MLFLOW_TRACKING_URI") in (None, "", default_uri())
@@ -184,7 +233,7 @@ def stage_run(stage: str, dataset: str, params: dict | None = None, tags: dict |
         raise StageKilled()
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-    status = "FAILED"
+    status, gone = "FAILED", None
     try:
         if params:
             mlflow.log_params(params)
@@ -195,9 +244,22 @@ def stage_run(stage: str, dataset: str, params: dict | None = None, tags: dict |
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except Exception as exc:
+        if not server_gone(exc):
+            raise
+        gone = exc
     finally:
         signal.signal(signal.SIGTERM, previous)
-        mlflow.end_run(status=status)
+        if gone is not None:  # one wait for a dead server is enough: closing the run tries once
+            os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        try:
+            mlflow.end_run(status=status)
+        except Exception as exc:
+            if not server_gone(exc):
+                raise
+            gone = gone or exc
+    if gone is not None:  # the run could not be closed; the next stage run reaps it
+        raise server_gone_error(dvc_stage, run.info.run_id, gone) from None
 
 
 def log_metrics_tree(metrics: dict, prefix: str = "") -> None:

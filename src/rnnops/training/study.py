@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import warnings
 import time
@@ -38,6 +39,12 @@ def storage_url(tune: TuneParams, root: Path) -> str:
     return tune.storage or f"sqlite:///{root / 'tuning' / 'optuna.db'}"
 
 
+def journal_path(url: str, root: Path) -> Path:
+    """The file of a `journal:<file>` storage; a relative one lives under the project `root`."""
+    path = Path(url.removeprefix("journal:")).expanduser()
+    return path if path.is_absolute() else root / path
+
+
 def open_storage(tune: TuneParams, root: Path):
     """An Optuna storage from `tune.storage`: an RDB URL (sqlite, postgresql, mysql) with Optuna's
     heartbeat, or `journal:<file>` (several processes on one machine; heartbeat by rnnops)."""
@@ -45,8 +52,7 @@ def open_storage(tune: TuneParams, root: Path):
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        path = Path(url.removeprefix("journal:")).expanduser()
-        path = path if path.is_absolute() else root / path
+        path = journal_path(url, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     if url.startswith("sqlite:///"):
@@ -92,6 +98,35 @@ def open_study(params: Params, name: str, storage, worker: int = 0) -> optuna.St
     }[tune.pruner]()
     return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
                                direction=tune.direction, load_if_exists=True)
+
+
+def machine_cores() -> int:
+    """Cores this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def limit_threads(tune: TuneParams, workers: int) -> str:
+    """Cap TensorFlow's intra- and inter-op thread pools of this worker process at
+    tune.threads_per_worker, or cores // workers: N workers with TensorFlow's default (every core
+    each) would oversubscribe the machine. One worker with no setting keeps TensorFlow's default
+    (all cores), which is the same count. Must run before TensorFlow runs its first op.
+    Returns "<intra>/<inter>" as TensorFlow reports it (0 = TensorFlow's default)."""
+    import tensorflow as tf
+
+    threads = tune.threads_per_worker or (max(1, machine_cores() // workers) if workers > 1 else None)
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return (f"{tf.config.threading.get_intra_op_parallelism_threads()}/"
+            f"{tf.config.threading.get_inter_op_parallelism_threads()}")
+
+
+def finished(study: optuna.Study) -> int:
+    c = counts(study)
+    return c["complete"] + c["pruned"]
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
