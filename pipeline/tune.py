@@ -40,7 +40,11 @@ def main() -> None:
     if args.worker:
         tune.work(params, prepared, study, args.parent_run, runs.use_store(prepared.dataset), workers)
         return
-    run_params = flatten({"seed": params.seed, "tune": params.tune.model_dump()})
+    from rnnops.training.study import redacted
+    # A database password in tune.storage stays out of MLflow (better: keep it out of params.yaml,
+    # which dvc.lock copies into git, and export PGPASSWORD, which libpq reads).
+    tune_params = {**params.tune.model_dump(), "storage": redacted(params.tune.storage)}
+    run_params = flatten({"seed": params.seed, "tune": tune_params})
     worker_cmd = [__file__, "--params", args.params, "--prepared", str(args.prepared)]
     with runs.stage_run("tune", prepared.dataset, run_params, {"optuna.study": study.study_name},
                         data=prepared.as_input("tuning")) as run:

@@ -86,3 +86,14 @@ def test_worker_params_default_to_one_worker_and_all_cores(tmp_path):
 
     tune = load_params(write_params(tmp_path / "params.yaml")).tune
     assert (tune.workers, tune.threads_per_worker) == (1, None)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql+psycopg://optuna:p%40ss@db:5432/optuna", "postgresql+psycopg://optuna:***@db:5432/optuna"),
+    ("postgresql+psycopg://optuna@db/optuna", "postgresql+psycopg://optuna@db/optuna"),
+    ("sqlite:////srv/optuna.db", "sqlite:////srv/optuna.db"), ("journal:tuning/j.log", "journal:tuning/j.log"),
+    (None, None)])
+def test_storage_urls_are_logged_without_their_password(url, shown):
+    from rnnops.training.study import redacted
+
+    assert redacted(url) == shown

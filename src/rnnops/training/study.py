@@ -39,6 +39,18 @@ def storage_url(tune: TuneParams, root: Path) -> str:
     return tune.storage or f"sqlite:///{root / 'tuning' / 'optuna.db'}"
 
 
+def redacted(url: str | None) -> str | None:
+    """A storage URL fit to log (MLflow params, messages): its password replaced by ***."""
+    if not url or url.startswith(("journal:", "sqlite")):
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show no part of it after the scheme
+        return url.split("://", 1)[0] + "://***"
+
+
 def journal_path(url: str, root: Path) -> Path:
     """The file of a `journal:<file>` storage; a relative one lives under the project `root`."""
     path = Path(url.removeprefix("journal:")).expanduser()
