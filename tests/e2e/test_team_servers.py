@@ -71,7 +71,7 @@ def server(postgres, tmp_path_factory):
 def team_project(server, postgres, tmp_path_factory):
     """The small profile, tuned by two workers on PostgreSQL, after `dvc repro` against the server."""
     project = small_project(tmp_path_factory.mktemp("team") / "project",
-                            tune={"n_trials": 4, "epochs_per_trial": 2, "workers": 2,
+                            tune={"n_trials": 6, "epochs_per_trial": 2, "workers": 2,
                                   "storage": postgres.create_database("optuna_team"),
                                   "space": {"model.units": {"type": "int", "low": 4, "high": 8, "step": 4}}})
     result = run(["dvc", "repro"], project, env=client_env(project, server), timeout=1200)
@@ -93,10 +93,10 @@ def test_every_stage_trial_and_model_is_on_the_server(team_project, server):
     assert {r.info.status for r in runs} == {"FINISHED"}
     (tune,) = [r for r in stages if r.info.run_name == "tune"]
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == tune.info.run_id]
-    assert len(trials) == 4 and {r.data.tags["optuna.state"] for r in trials} <= {"complete", "pruned"}
+    assert len(trials) == 6 and {r.data.tags["optuna.state"] for r in trials} <= {"complete", "pruned"}
     assert len({r.data.tags["rnnops.pid"] for r in trials}) == 2  # both workers logged trials
     study = json.loads((team_project / "tuning" / "study.json").read_text())
-    assert study["trials"]["complete"] + study["trials"]["pruned"] == 4
+    assert study["trials"]["complete"] + study["trials"]["pruned"] == 6
     # Artifacts went through the server into its artifacts folder.
     (lstm,) = [r for r in stages if r.info.run_name == "train@lstm"]
     assert lstm.info.artifact_uri.startswith("mlflow-artifacts:/")
