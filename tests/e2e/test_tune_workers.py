@@ -64,6 +64,30 @@ def trial_runs(project, study):
             and r.data.tags.get("rnnops.stage") == "tune.trial"]
 
 
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from rnnops.params.search_space import TuneParams
+from rnnops.training.study import open_storage
+import yaml
+tune = TuneParams.model_validate(yaml.safe_load(Path(sys.argv[1]).read_text())["tune"])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all processes open the storage at once
+open_storage(tune, Path.cwd())
+"""
+
+
+def test_workers_opening_an_empty_database_at_once_all_get_the_storage(project, postgres):
+    """Each worker's first connection creates Optuna's tables; on an empty PostgreSQL database
+    the losers of that race must retry, not fail (it failed 3 workers' test in CI once)."""
+    for round_ in range(3):
+        params = params_file(project, f"race{round_}", postgres.create_database(f"tune_race_{round_}"))
+        start = time.time() + 8
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(params), str(start)], cwd=project,
+                                  env=env_for(project), stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(e[-1500:] for e in errors)
+
+
 @pytest.fixture(scope="module")
 def three_workers(project, postgres):
     """Three worker processes started together on one PostgreSQL study of 6 trials."""

@@ -143,8 +143,11 @@ def refused(address: str, port: int) -> bool:
 
 def make_optuna_ui(port: int) -> list[str]:
     """The command `make optuna-ui` runs (its last recipe line; earlier ones may be setup's)."""
-    result = subprocess.run(["make", "-n", "optuna-ui", f"OPTUNA_PORT={port}"], cwd=REPO, capture_output=True,
-                            text=True, timeout=60)
+    # Under `make test` this make is nested: without MAKEFLAGS/MAKELEVEL, and --no-print-directory,
+    # it prints no "make[1]: Entering directory" lines around the recipe.
+    env = {k: v for k, v in env_for(REPO).items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", "optuna-ui", f"OPTUNA_PORT={port}"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     command = shlex.split(result.stdout.strip().splitlines()[-1])
     assert command[1:] == ["-m", "rnnops.servers", "optuna-ui", "--port", str(port)], command

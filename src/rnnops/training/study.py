@@ -71,9 +71,22 @@ def open_storage(tune: TuneParams, root: Path):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # SQLite allows one writer at a time: wait for the lock instead of failing a trial.
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(
-        url, engine_kwargs=engine, heartbeat_interval=tune.heartbeat_interval,
-        grace_period=tune.grace_period, heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(tune.max_retry))
+    import random
+
+    import sqlalchemy.exc
+
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=tune.heartbeat_interval, grace_period=tune.grace_period,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(tune.max_retry))
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Workers started together on an empty database all create Optuna's tables; on
+            # PostgreSQL all but one fail on the catalogue's unique keys. Once one has created
+            # them, opening again finds them. (Seen with 3 workers in tests/e2e/test_tune_workers.py.)
+            if attempt == 5:
+                raise
+            time.sleep(0.5 + random.random())
 
 
 def study_name(params: Params, dataset_fingerprint: str) -> str:
