@@ -68,6 +68,12 @@ def optuna_ui(args) -> None:
     os.execvpe(command[0], command, {**os.environ, **secrets})
 
 
+def listen_on(parser: argparse.ArgumentParser, port: int) -> None:
+    """--host (loopback unless told otherwise) and --port of a server."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m rnnops.servers", description=__doc__)
     sub = parser.add_subparsers(dest="server", required=True)
@@ -78,16 +84,14 @@ def main() -> None:
     ml = sub.add_parser("mlflow", help="mlflow server: PostgreSQL backend, served artifacts")
     ml.add_argument("--backend-store-uri", help="default: $BACKEND_URI, else database mlflow of the local cluster")
     ml.add_argument("--artifacts-destination", help="folder or bucket; default: $ARTIFACTS, else .servers/mlartifacts")
-    ml.add_argument("--host", default="127.0.0.1")
-    ml.add_argument("--port", type=int, default=5050)
+    listen_on(ml, 5050)
     ml.add_argument("--auth", action="store_true", help="MLflow's basic-auth app (users, passwords, permissions)")
     ml.add_argument("extra", nargs="*", help="more `mlflow server` options, after --")
     ml.set_defaults(run=mlflow)
     ui = sub.add_parser("optuna-ui", help="optuna-dashboard on the study storage of params.yaml")
     ui.add_argument("--params", default="params.yaml")
     ui.add_argument("--storage", help="a storage URL instead of params' tune.storage")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=8080)
+    listen_on(ui, 8080)
     ui.set_defaults(run=optuna_ui)
     args = parser.parse_args()
     args.run(args)
