@@ -63,6 +63,23 @@ def test_csv_source_needs_a_path(tmp_path):
         load_params(path)
 
 
+def test_a_schedule_and_the_plateau_rule_exclude_each_other(tmp_path):
+    path = write_params(tmp_path / "p.yaml", train={"lr_schedule": {"type": "cosine_decay"}})
+    with pytest.raises(ParamsError, match=r"train \(line 25\): train.lr_schedule and train.reduce_lr are both set.*"
+                                          r"Fix: set reduce_lr: null"):
+        load_params(path)
+    off = load_params(write_params(tmp_path / "q.yaml", train={
+        "lr_schedule": {"type": "cosine_decay", "warmup_epochs": 1}, "reduce_lr": None, "early_stopping": None}))
+    assert off.train.early_stopping is None and off.train.monitor == "val_loss"
+    assert off.train.lr_schedule.alpha == 0.0
+
+
+def test_skip_top_must_leave_words(tmp_path):
+    path = write_params(tmp_path / "p.yaml", data={"vocab_size": 100, "skip_top": 98})
+    with pytest.raises(ParamsError, match="data.skip_top 98 leaves no word of data.vocab_size 100"):
+        load_params(path)
+
+
 def test_yaml_tags_that_construct_objects_are_refused(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("seed: !!python/object/apply:os.system ['true']\n")

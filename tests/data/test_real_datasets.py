@@ -55,3 +55,16 @@ def test_reuters_modapte_single_topic_counts():
     assert raw.frame["label"].value_counts().head(2).to_dict() == {"earn": 3923, "acq": 2292}
     loose = load_source(data_params(source="reuters", path=str(path), min_class_count=5))
     assert len(loose.label_names) == 43
+
+
+def test_reuters_keras_cut_has_keras_counts_and_split():
+    """Keras' reuters.npz: 11,228 stories, 46 topics, 8,982 / 2,246 (its test_split 0.2)."""
+    from rnnops.data.splits import make_splits
+
+    path = shared_file("reuters21578.tar.gz")
+    raw = load_source(data_params(source="reuters", path=str(path), reuters_cut="keras"))
+    assert len(raw.frame) == 11228 and len(raw.label_names) == 46
+    assert raw.frame["split"].isna().all() and raw.dropped == {"no_topic": 10211, "rare_class": 139}
+    assert raw.frame["label"].value_counts().head(3).to_dict() == {"earn": 3972, "acq": 2423, "money-fx": 682}
+    splits = make_splits(raw.frame, 0.1, 0.2, 42)
+    assert (len(splits["train"]) + len(splits["val"]), len(splits["test"])) == (8982, 2246)

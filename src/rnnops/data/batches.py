@@ -64,6 +64,17 @@ def training_dataset(x, y, num_classes: int, batch_size: int, buckets: int, seed
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def batches_per_epoch(x: np.ndarray, batch_size: int, buckets: int = 1) -> int:
+    """Batches in one epoch of `training_dataset` (buckets > 1: each length bucket ends with its
+    own partial batch) or of a plain batched dataset (buckets 1)."""
+    if buckets <= 1 or x.ndim != 2:
+        return max(1, -(-len(x) // batch_size))
+    lengths = unpadded(x)[1]
+    # bucket_by_sequence_length puts a length in the first bucket whose boundary exceeds it
+    bucket = np.searchsorted(bucket_boundaries(lengths, buckets), lengths, side="right")
+    return max(1, int(sum(-(-n // batch_size) for n in np.bincount(bucket) if n)))
+
+
 def fit_datasets(arrays: dict, num_classes: int, batch_size: int, buckets: int, seed: int):
     """(train, val) datasets of one fit: both bucketed at the training lengths' quantiles; only
     train is shuffled."""

@@ -56,6 +56,14 @@ def lookup(tokens, vocabulary: list[str]):
     return layer(tokens)
 
 
+def skip_most_frequent(ids: np.ndarray, skip_top: int) -> np.ndarray:
+    """The `skip_top` most frequent words (ids 2 .. skip_top + 1) read as OOV, as Keras' imdb
+    `skip_top` does; the tokens keep their place, so lengths do not change."""
+    if not skip_top:
+        return ids
+    return np.where((ids >= 2) & (ids < 2 + skip_top), OOV_ID, ids).astype(ids.dtype)
+
+
 def pad_ragged(flat: np.ndarray, lengths: np.ndarray, max_len: int, truncation: str,
                padding: str) -> np.ndarray:
     """Rows of a ragged array (flat values + row lengths) cut and padded with 0 to max_len."""

@@ -104,9 +104,13 @@ def _embedded(ids, spec: DatasetSpec, p: ModelParams):
 def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
     import keras
 
+    if p.batch_norm:  # statistics over the batch (and steps) per feature; the mask plays no part here
+        x = keras.layers.BatchNormalization(name="head_norm")(x)
     x = keras.layers.Dropout(p.dropout)(x)  # [batch, features], or [batch, time, features] (sequence)
     if p.dense_units:
         x = keras.layers.Dense(p.dense_units, activation="relu")(x)
+        if p.batch_norm:
+            x = keras.layers.BatchNormalization(name="hidden_norm")(x)
         x = keras.layers.Dropout(p.dropout)(x)
     if spec.sequence:  # [batch, time, vocab]: P(next token) after every prefix of the window
         out = keras.layers.Dense(spec.vocab_size, activation="softmax", name="next_token")(x)

@@ -16,6 +16,8 @@ class ModelParams(BaseModel):
     architecture: str | None = Field(None, description="registered builder; default: the key under models")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout before the head")
     dense_units: int = Field(0, ge=0, le=4096, description="hidden Dense before the head; 0 = none")
+    batch_norm: bool = Field(False, description=(
+        "batch normalisation of the features entering the head (and of the hidden Dense's output)"))
     window: int | None = Field(None, ge=1, le=100_000, description=(
         "numeric inputs (forecasting): read only the last `window` steps of each prepared window "
         "(at most data.window; tunable); null = all. Text models take no window"))

@@ -71,6 +71,9 @@ class DataParams(Strict):
         ge=100, le=2_000_000, description="vocabulary size including padding (0) and OOV (1)"
     )
     max_len: int = Field(ge=4, le=20_000, description="tokens per sequence after truncation")
+    skip_top: int = Field(0, ge=0, le=1_000_000, description=(
+        "the most frequent words of the vocabulary that are read as OOV (Keras' imdb skip_top); "
+        "they keep their place in the text; 0 = none"))
     truncation: Literal["pre", "post"] = Field(
         description="which end of a long text is cut: post keeps the start, pre keeps the end"
     )
@@ -80,10 +83,18 @@ class DataParams(Strict):
     strip_punctuation: bool = Field(description="remove ASCII punctuation")
     csv: CsvOptions = Field(default_factory=CsvOptions, description="options for source csv")
 
+    reuters_cut: Literal["modapte", "keras"] = Field("modapte", description=(
+        "reuters: modapte (the ModApte split, single-topic stories, topics with min_class_count "
+        "training stories) or keras (the cut closest to Keras' 46-topic set: every single-topic "
+        "story, topics with at least 15 stories, a seeded test_fraction split)"))
+
     @model_validator(mode="after")
     def _csv_needs_path(self) -> "DataParams":
         if self.source == "csv" and not self.path:
             raise ValueError("data.source is csv but data.path is null: set data.path to your file")
+        if self.skip_top >= self.vocab_size - 2:
+            raise ValueError(f"data.skip_top {self.skip_top} leaves no word of data.vocab_size "
+                             f"{self.vocab_size} (2 ids are padding and OOV). Fix: lower skip_top.")
         return self
 
 
@@ -98,6 +109,17 @@ class ReduceLR(Strict):
     min_lr: float = Field(ge=0.0, le=1.0, description="lower bound of the learning rate")
 
 
+class LRSchedule(Strict):
+    """A keras.optimizers.schedules schedule over the whole fit, stepped every batch."""
+
+    type: Literal["cosine_decay", "exponential_decay"] = Field(description=(
+        "cosine_decay (from learning_rate down to alpha x learning_rate at the last epoch) or "
+        "exponential_decay (learning_rate x decay_rate ** epochs done)"))
+    alpha: float = Field(0.0, ge=0.0, le=1.0, description="cosine_decay: final rate as a share of learning_rate")
+    warmup_epochs: int = Field(0, ge=0, le=1000, description="cosine_decay: epochs of linear warm-up from 0")
+    decay_rate: float = Field(0.5, gt=0.0, le=1.0, description="exponential_decay: factor per epoch")
+
+
 class BaseTrainParams(Strict):
     """What every task's `train:` has; a task adds its own keys in a subclass."""
 
@@ -106,8 +128,26 @@ class BaseTrainParams(Strict):
     optimizer: Literal["adam", "rmsprop", "sgd"] = Field(description="optimizer")
     learning_rate: float = Field(gt=0.0, le=10.0, description="initial learning rate")
     clipnorm: float | None = Field(gt=0.0, description="gradient clipping by norm; null = off")
-    early_stopping: EarlyStopping
-    reduce_lr: ReduceLR
+    early_stopping: EarlyStopping | None = Field(description=(
+        "stop when the monitored metric stops improving and keep the best epoch's weights; "
+        "null = train every epoch and keep the last one"))
+    reduce_lr: ReduceLR | None = Field(description="halve-on-plateau schedule; null = off")
+    lr_schedule: LRSchedule | None = Field(None, description=(
+        "a learning-rate schedule instead of reduce_lr (set reduce_lr: null); null = constant rate"))
+    tensorboard: bool = Field(False, description=(
+        "write TensorBoard logs of the fit and log them to the MLflow run as the artifact tensorboard/"))
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "BaseTrainParams":
+        if self.lr_schedule is not None and self.reduce_lr is not None:
+            raise ValueError("train.lr_schedule and train.reduce_lr are both set; Keras cannot lower a "
+                             "scheduled rate on a plateau. Fix: set reduce_lr: null (or lr_schedule: null)")
+        return self
+
+    @property
+    def monitor(self) -> str:
+        """The metric that picks the best epoch (early stopping's; val_loss when it is off)."""
+        return self.early_stopping.monitor if self.early_stopping else "val_loss"
 
 
 class KFoldTrainParams(BaseTrainParams):

@@ -60,6 +60,7 @@ def prepare(params: Params) -> Prepared:
     for s in SPLITS:
         ids = vectorize.lookup(tokens[s], vocabulary)
         flat, lengths[s] = ids.flat_values.numpy(), ids.row_lengths().numpy()
+        flat = vectorize.skip_most_frequent(flat, data.skip_top)
         oov[s] = float((flat == vectorize.OOV_ID).mean()) if flat.size else 0.0
         x = vectorize.pad_ragged(flat, lengths[s], data.max_len, data.truncation, data.padding)
         y = splits[s]["label"].map(class_id).to_numpy(dtype=np.int32)
@@ -74,6 +75,8 @@ def prepare(params: Params) -> Prepared:
         "class_counts": {s: _class_counts(splits[s], label_names) for s in SPLITS},
         "source_sha256": raw.sha256,
     }
+    if data.skip_top:  # only when set, so earlier prepared data keeps its bytes
+        spec["skip_top"] = data.skip_top
     stats = _stats(raw.name, raw.sha256, splits, label_names, lengths, oov, dropped, spec)
     texts = {s: splits[s][["text", "label"]].assign(label=arrays[s][1]) for s in ("val", "test")}
     return Prepared(PreparedData(spec, arrays, vocabulary, texts), raw.sha256, raw.origin, stats,

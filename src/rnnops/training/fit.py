@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pandas as pd
 
 from typing import Callable
 
-from rnnops.data.batches import fit_datasets, pair_datasets, predict_proba, token_windows, window_datasets
+from rnnops.data.batches import batches_per_epoch, fit_datasets, pair_datasets, predict_proba, token_windows, window_datasets
 from rnnops.errors import DataError
 from rnnops.models.bodies import DatasetSpec, build_model
 from rnnops.params.architectures import ModelParams
@@ -49,13 +50,33 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def compile_model(model, spec: DatasetSpec, train: TrainParams) -> None:
+def learning_rate(train: BaseTrainParams, steps_per_epoch: int, epochs: int):
+    """train.learning_rate, or the keras.optimizers.schedules schedule of train.lr_schedule, which
+    steps every batch, so it needs the batches per epoch and the epochs of the fit."""
+    import keras
+
+    schedule = train.lr_schedule
+    if schedule is None:
+        return train.learning_rate
+    if schedule.type == "exponential_decay":  # x decay_rate per epoch, applied smoothly per batch
+        return keras.optimizers.schedules.ExponentialDecay(train.learning_rate, steps_per_epoch,
+                                                           schedule.decay_rate)
+    warmup = min(schedule.warmup_epochs, epochs - 1) * steps_per_epoch
+    if warmup:  # linear from 0 up to learning_rate, then cosine down
+        return keras.optimizers.schedules.CosineDecay(0.0, epochs * steps_per_epoch - warmup, schedule.alpha,
+                                                      warmup_target=train.learning_rate, warmup_steps=warmup)
+    return keras.optimizers.schedules.CosineDecay(train.learning_rate, epochs * steps_per_epoch, schedule.alpha)
+
+
+def compile_model(model, spec: DatasetSpec, train: TrainParams, steps_per_epoch: int = 1,
+                  epochs: int | None = None) -> None:
     import keras
 
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
                   "sgd": keras.optimizers.SGD}
     extra = {"clipnorm": train.clipnorm} if train.clipnorm else {}
-    optimizer = optimizers[train.optimizer](learning_rate=train.learning_rate, **extra)
+    rate = learning_rate(train, steps_per_epoch, epochs or train.epochs)
+    optimizer = optimizers[train.optimizer](learning_rate=rate, **extra)
     if spec.outputs:  # regression (forecasts): squared error, as the notes train it
         model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
                       metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
@@ -120,7 +141,6 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
                             f"({train.seq_len + 1} tokens). Fix: lower train.seq_len or use more text.")
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
-    compile_model(model, spec, train)
     y_train = arrays["train"][1]
     if not validate:  # the val slot is unused: the training rows stand in so the datasets build
         arrays = {**arrays, "val": arrays["train"]}
@@ -131,7 +151,15 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
         train_ds, val_ds = window_datasets(arrays, train.batch_size, seed)
     else:
         train_ds, val_ds = fit_datasets(arrays, spec.num_classes, train.batch_size, train.length_buckets, seed)
+    bucketed = not (spec.numeric or spec.sequence or spec.seq2seq)
+    steps = batches_per_epoch(arrays["train"][0], train.batch_size, train.length_buckets if bucketed else 1)
+    # On a dataset of unknown length (the bucketed one) Keras counts one optimizer iteration more
+    # per epoch, its probe for the end of the data (measured: 18 iterations for 17 batches).
+    compile_model(model, spec, train, steps + (1 if int(train_ds.cardinality()) < 0 else 0), epochs)
     cbs = (callbacks.standard(train) if validate else callbacks.without_validation()) + list(extra_callbacks or [])
+    logs = tempfile.TemporaryDirectory(prefix="rnnops-tensorboard-") if train.tensorboard else None
+    if logs:  # histograms each epoch; no profiler (it slows the first batches)
+        cbs.append(callbacks.TensorBoardToMlflow(logs.name, histogram_freq=1))
     # A progress bar in a terminal, one line per epoch in logs (CI, dvc repro > file).
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     start = time.perf_counter()
@@ -139,8 +167,10 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
                        callbacks=cbs, class_weight=None if spec.numeric or spec.outputs or spec.sequence or spec.seq2seq else
                        class_weights(y_train, spec.num_classes, train.class_weight), verbose=verbose)
     seconds = time.perf_counter() - start
+    if logs:
+        logs.cleanup()
     history = history_table(fitted.history)
-    if validate:
+    if validate and train.early_stopping is not None:  # the restored weights are the best epoch's
         monitor = train.early_stopping.monitor
         best = int(history[monitor].idxmax() if higher_is_better(monitor) else history[monitor].idxmin())
     else:

@@ -67,7 +67,7 @@ NO_KFOLD = ("forecasting does not take K-fold cross-validation: folds would shuf
 
 
 class ForecastTrainParams(BaseTrainParams):
-    early_stopping: EarlyStopping
+    early_stopping: EarlyStopping | None = Field(description="the best epoch's weights are kept; null = train every epoch, keep the last")
     folds: int | None = Field(None, exclude=True, description="not for forecasting (rolling-origin evaluation instead)")
 
     @model_validator(mode="after")

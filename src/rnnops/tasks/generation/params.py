@@ -55,8 +55,8 @@ class GenerationTrainParams(BaseTrainParams):
         "learns its next token (tunable)"))
     stride: int | None = Field(None, ge=1, le=4096, description=(
         "tokens between window starts; null = seq_len (each token once per epoch)"))
-    early_stopping: GenerationEarlyStopping
-    reduce_lr: ReduceLR
+    early_stopping: GenerationEarlyStopping | None = Field(description="the best epoch's weights are kept; null = train every epoch, keep the last")
+    reduce_lr: ReduceLR | None = Field(description="halve-on-plateau schedule; null = off")
     folds: int | None = Field(None, exclude=True, description=f"not for generation: {NO_FOLDS}")
 
     @model_validator(mode="after")

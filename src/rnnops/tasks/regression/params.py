@@ -77,7 +77,7 @@ class RegressionEarlyStopping(Strict):
 
 
 class RegressionTrainParams(KFoldTrainParams):
-    early_stopping: RegressionEarlyStopping
+    early_stopping: RegressionEarlyStopping | None = Field(description="the best epoch's weights are kept; null = train every epoch, keep the last")
     length_buckets: int = Field(4, ge=1, le=64, description="text inputs: batches by length bucket")
 
 

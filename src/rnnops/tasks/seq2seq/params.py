@@ -75,8 +75,8 @@ class Seq2SeqEarlyStopping(Strict):
 
 
 class Seq2SeqTrainParams(BaseTrainParams):
-    early_stopping: Seq2SeqEarlyStopping
-    reduce_lr: ReduceLR
+    early_stopping: Seq2SeqEarlyStopping | None = Field(description="the best epoch's weights are kept; null = train every epoch, keep the last")
+    reduce_lr: ReduceLR | None = Field(description="halve-on-plateau schedule; null = off")
     folds: int | None = Field(None, exclude=True, description=f"not for seq2seq: {NO_FOLDS}")
 
     @model_validator(mode="after")
