@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.rnnops-installed-$(FLAVOUR)
 export PATH := $(BIN):$(PATH)
 UI_PORT ?= 5000
 
-.PHONY: setup repro test ui dag bench-prepare bench-forecast clean-venv retrain compare remote serve bench-serve \
+.PHONY: recipe recipes setup repro test ui dag bench-prepare bench-forecast clean-venv retrain compare remote serve bench-serve \
 	postgres postgres-stop mlflow-server optuna-ui push
 
 setup: $(STAMP)
@@ -33,6 +33,15 @@ repro: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# One reference-notes experiment as a DVC experiment (recipes/<NAME>.yaml; `rnnops recipe list`):
+#   make recipe NAME=imdb-lstm [DATA=../shared/data]   (DATA: local copies instead of downloads)
+recipe: setup
+	$(BIN)/rnnops recipe run $(NAME) $(if $(DATA),--data-dir $(DATA))
+
+# Every recipe (or RECIPES="a b"), then the README's table of published and rnnops figures.
+recipes: setup
+	$(BIN)/python benchmarks/bench_recipes.py $(if $(DATA),--data-dir $(DATA)) $(RECIPES)
 
 # The MLflow UI on the project's store, bound to loopback only. It first prints the link that
 # opens each experiment on its runs table (MLflow 3 otherwise lands on the GenAI overview).

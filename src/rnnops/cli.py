@@ -12,6 +12,8 @@
     rnnops runs reap       # end RUNNING runs whose process is gone (SIGKILL) as KILLED
     rnnops runs urls       # the MLflow UI's runs-table link of each project experiment
     rnnops retrain snapshot|decide|body   # steps of scripts/retrain.sh (see rnnops.retrain)
+    rnnops recipe list                    # the reference notes' experiments and their figures
+    rnnops recipe run imdb-lstm --data-dir ../shared/data   # one, as a DVC experiment
 """
 from __future__ import annotations
 
@@ -101,7 +103,41 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     retrain.add_argument("--evaluation", type=Path, default=Path("evaluation"))
     retrain.add_argument("--models", type=Path, default=Path("models"))
     retrain.add_argument("--report", type=Path, default=Path("reports/report.md"))
+    recipe = commands.add_parser("recipe", help="the reference notes' experiments (recipes/*.yaml)")
+    recipe.add_argument("action", choices=("list", "run", "show"), help=(
+        "list: every recipe with its published and last figure; run: one as a `dvc exp run --temp` "
+        "experiment; show: the `dvc exp run -S` overrides of one, validated"))
+    recipe.add_argument("name", nargs="?", help="the recipe (run, show)")
+    recipe.add_argument("--data-dir", help=(
+        "a folder with local copies of the datasets (../shared/data): data.path becomes its copy of "
+        "the recipe's file; without it a dataset is downloaded once (or the recipe's own path is used)"))
+    recipe.add_argument("--variant", action="store_true", help=(
+        "run (show) the recipe with its `variant:` overrides too: the same experiment with rnnops' own settings"))
+    recipe.add_argument("--set", action="append", default=[], help=(
+        "an extra `dvc exp run -S` override, e.g. --set train.epochs=2 (not checked: DVC applies it)"))
     return parser.parse_args(argv)
+
+
+def recipe_command(args: argparse.Namespace) -> None:
+    from rnnops import recipes
+
+    if args.action == "list":
+        for row in recipes.table():
+            got = ", ".join(f"{stage} {value:.4f}" for stage, value in row["rnnops"].items() if value is not None)
+            published = "-" if row["published"] is None else f"{row['published']}"
+            own = ", ".join(f"{value:.4f}" for value in row["variant"].values() if value is not None)
+            print(f"{row['recipe']:<22} {row['figure']:<20} published {published:<7} rnnops {got or '(not run)'}"
+                  + (f"; own settings {own}" if own else ""))
+        return
+    if not args.name:
+        raise RnnopsError(f"rnnops recipe {args.action}: name a recipe. Fix: `rnnops recipe list`.")
+    recipe = recipes.load(args.name)
+    if args.action == "show":
+        return print("\n".join(recipes.overrides(recipe, data_dir=args.data_dir, variant=args.variant)))
+    result = recipes.run(recipe, data_dir=args.data_dir, extra=args.set, variant=args.variant)
+    for stage, value in result["rnnops"].items():
+        print(f"recipe {recipe.name}: {stage} {recipe.figure} = {value} (published: {recipe.published}); "
+              f"{result['seconds']:.0f} s; experiment {result['experiment']}")
 
 
 def retrain_command(args: argparse.Namespace) -> None:
@@ -210,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
             return runs_command(args)
         if args.command == "retrain":
             return retrain_command(args)
+        if args.command == "recipe":
+            return recipe_command(args)
         if args.command == "generate":
             from rnnops.tasks.generation.command import generate_command
 

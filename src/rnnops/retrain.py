@@ -222,10 +222,10 @@ def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> 
         except ParamsError as exc:
             problems = re.sub(r" \(line \d+\)", "", str(exc).split(": ", 1)[1])  # lines of a temp file
             raise ParamsError(f"{preset} applied to {params_path}: {problems}") from None
-    return [f"{key}={_yaml_scalar(value)}" for key, value in settings.items()]
+    return [f"{key}={yaml_scalar(value)}" for key, value in settings.items()]
 
 
-def _yaml_scalar(value) -> str:
+def yaml_scalar(value) -> str:
     """A value as `dvc exp run -S` parses it (YAML): null, true, 500, [64, 32], text."""
     import yaml
 

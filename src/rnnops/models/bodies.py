@@ -127,17 +127,29 @@ def _head(ids, x, p: ModelParams, spec: DatasetSpec, name: str):
     return keras.Model(ids, out, name=name)
 
 
+CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # a `cell` param -> its Keras layer
+
+
+def _cell_layer(cell: str):
+    """The recurrent layer class of a cell name (`lstm` or `LSTM`): rnnops' LSTM with its fused CPU
+    loop for LSTM, Keras' own layer otherwise."""
+    import keras
+
+    from rnnops.models.layers import LSTM
+
+    name = CELLS.get(cell, cell)
+    return LSTM if name == "LSTM" else getattr(keras.layers, name)
+
+
 def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=False,
                return_sequences=False, layers: int = 1):
     """(inputs, recurrent output) for `layers` stacked recurrent layers over the embedded inputs;
     every layer but the last hands its whole sequence (and the mask) to the next."""
     import keras
 
-    from rnnops.models.layers import LSTM  # Keras' LSTM with a fused CPU loop
-
     ids = _inputs(spec)
     x = _embedded(ids, spec, p)
-    recurrent = LSTM if layer == "LSTM" else getattr(keras.layers, layer)
+    recurrent = _cell_layer(layer)
     for i in range(layers):
         cell = recurrent(p.units, recurrent_dropout=p.recurrent_dropout,
                          return_sequences=return_sequences or spec.sequence or i < layers - 1)
@@ -175,20 +187,19 @@ def bigru(p: RecurrentParams, spec: DatasetSpec):
 @register("rnn")
 def rnn(p: RnnParams, spec: DatasetSpec):
     """Recurrent layers whose cell, direction and depth are hyperparameters (the tuning space)."""
-    layer = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[p.cell]
-    return _head(*_recurrent(layer, p, spec, bidirectional=p.bidirectional, layers=p.layers), p, spec, "rnn")
+    return _head(*_recurrent(CELLS[p.cell], p, spec, bidirectional=p.bidirectional, layers=p.layers), p, spec, "rnn")
 
 
 @register("stacked_lstm")
 def stacked_lstm(p: StackedParams, spec: DatasetSpec):
-    from rnnops.models.layers import LSTM
-
+    """Recurrent layers of `p.cell` (LSTM by default, hence the name), each with its own width."""
     ids = _inputs(spec)
     x = _embedded(ids, spec, p)
+    layer = _cell_layer(p.cell)
     for i, units in enumerate(p.units):
         last = i == len(p.units) - 1
         # Every layer but the last hands its whole sequence (and the mask) to the next.
-        x = LSTM(units, return_sequences=not last or spec.sequence, recurrent_dropout=p.recurrent_dropout)(x)
+        x = layer(units, return_sequences=not last or spec.sequence, recurrent_dropout=p.recurrent_dropout)(x)
     return _head(ids, x, p, spec, "stacked_lstm")
 
 

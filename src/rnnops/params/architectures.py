@@ -40,7 +40,9 @@ class RnnParams(RecurrentParams):
 
 class StackedParams(ModelParams):
     embedding_dim: int = Field(64, ge=2, le=2048, description="embedding width")
-    units: list[int] = Field([64, 32], min_length=2, max_length=8, description="units per LSTM layer")
+    units: list[int] = Field([64, 32], min_length=2, max_length=8, description="units per recurrent layer")
+    cell: Literal["simple_rnn", "lstm", "gru"] = Field("lstm", description="the cell of every layer")
+    one_hot: bool = Field(False, description="token inputs as one-hot vectors instead of an embedding")
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on recurrent state")
 
 
