@@ -67,7 +67,7 @@ def make_project(dest: Path, tasks: tuple[str, ...] = ()) -> Path:
         for name in ("dvc.yaml", "params.yaml"):
             shutil.copy2(REPO / task / name, dest / task / name)
     for name in ("pipeline", "src", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
-                 "Makefile", "scripts", "presets"):
+                 "Makefile", "scripts", "presets", "recipes"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

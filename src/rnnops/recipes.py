@@ -50,8 +50,9 @@ class Recipe:
         return path if folder == "." else f"{folder}/{path}"
 
 
-def load(name: str, root: Path = Path(".")) -> Recipe:
-    """recipes/<name>.yaml, checked: known keys, a pipeline that exists, stages listed."""
+def load(name: str, root: Path = Path("."), check_paths: bool = True) -> Recipe:
+    """recipes/<name>.yaml, checked: known keys, stages listed, and (check_paths) a pipeline and
+    params file that exist here."""
     path = root / RECIPES / f"{name}.yaml"
     if not NAME.match(name) or not path.is_file():
         raise ParamsError(f"{path}: no such recipe (recipes: {', '.join(names(root)) or 'none'}). "
@@ -63,7 +64,7 @@ def load(name: str, root: Path = Path(".")) -> Recipe:
     missing = sorted(k for k in ("pipeline", "params_file", "stages", "figure", "params") if k not in raw)
     if missing:
         raise ParamsError(f"{path}: missing key(s) {missing}. Fix: see recipes/imdb-lstm.yaml.")
-    for key in ("pipeline", "params_file"):
+    for key in ("pipeline", "params_file") if check_paths else ():
         if not (root / raw[key]).is_file():
             raise ParamsError(f"{path}: {key} {raw[key]} does not exist. Fix: a path from the project root.")
     return Recipe(name, raw["pipeline"], raw["params_file"], tuple(raw["stages"]), raw["figure"],
@@ -103,8 +104,8 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
                 raise ParamsError(f"recipes/{recipe.name}.yaml: key '{key}': '{part}' is not a section "
                                   f"of {params_path}. Fix: use a dotted key of that file.")
         present = parts[-1] in node
+        out += [prefix + line for line in _set_lines(key, node.get(parts[-1]), value, present, recipe.name)]
         node[parts[-1]] = merged(node[parts[-1]], value) if present else value
-        out.append(f"{prefix}{'' if present else '+'}{key}={yaml_scalar(value)}")
     with tempfile.TemporaryDirectory() as tmp:
         applied = Path(tmp) / "params.yaml"
         applied.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -114,6 +115,30 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
             problems = re.sub(r" \(line \d+\)", "", str(exc).split(": ", 1)[1])
             raise ParamsError(f"recipes/{recipe.name}.yaml applied to {params_path}: {problems}") from None
     return out
+
+
+def _set_lines(key: str, old, new, present: bool, recipe: str) -> list[str]:
+    """`key=value` (a key the file has), `+key=value` (one it lacks). DVC merges a mapping into a
+    mapping but refuses a key the old one lacks, so such a mapping is set key by key."""
+    from rnnops.retrain import yaml_scalar
+
+    if not present:
+        return [f"+{key}={yaml_scalar(new)}"]
+    if isinstance(old, dict) and isinstance(new, dict) and not _fits(old, new):
+        lines = []
+        for sub, value in new.items():
+            if "." in str(sub):
+                raise ParamsError(f"recipes/{recipe}.yaml: key '{key}' adds '{sub}', a key with a dot, "
+                                  "which DVC's -S cannot address. Fix: set a key the params file has.")
+            lines += _set_lines(f"{key}.{sub}", old.get(sub), value, sub in old, recipe)
+        return lines
+    return [f"{key}={yaml_scalar(new)}"]
+
+
+def _fits(old: dict, new: dict) -> bool:
+    """Every key of `new` (and of its nested mappings) is already in `old`."""
+    return all(k in old and (not isinstance(v, dict) or not isinstance(old[k], dict) or _fits(old[k], v))
+               for k, v in new.items())
 
 
 def merged(old, new):
@@ -180,7 +205,7 @@ def table(root: Path = Path(".")) -> list[dict]:
     """One row per recipe: its published figure and the last result (recipes/results)."""
     rows = []
     for name in names(root):
-        recipe = load(name, root)
+        recipe = load(name, root, check_paths=False)  # list what a checkout lacks the task of, too
         result, variant = (json.loads(p.read_text()) if p.is_file() else {}
                            for p in (result_path(name, root), result_path(name, root, True)))
         rows.append({"recipe": name, "figure": recipe.figure, "published": recipe.published,
