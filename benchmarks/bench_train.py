@@ -1,9 +1,11 @@
 """Training speed: the plain-Keras IMDB recipe versus rnnops' input pipeline, epoch by epoch.
 
     python benchmarks/bench_train.py --imdb-path ../shared/data/imdb_reviews.csv.gz --epochs 4
+    python benchmarks/bench_train.py --cell gru --epochs 3
 
 All train the same LSTM (embedding 32, LSTM 32, sigmoid head; vocabulary 10k; max_len 500) on
-the same prepared IMDB token ids for the same number of epochs:
+the same prepared IMDB token ids for the same number of epochs (`--cell gru`: the same with a
+GRU, `keras.layers.GRU` in (a), rnnops' GRU with its lean CPU loop in (b) and (c)):
   (a) plain recipe: every review padded (and cut) to 500 tokens, NumPy arrays into `fit`,
       batch 128, RMSprop 1e-3;
   (b) rnnops, same settings: the model, compile step and tf.data pipeline `train@lstm` uses
@@ -44,20 +46,22 @@ def prepared_imdb(path: str, seed: int):
     return prepare(Params.model_validate(raw))
 
 
-def plain_recipe(arrays):
+def plain_recipe(arrays, cell: str = "lstm"):
     """(model, fit arguments, test accuracy function) of the plain-Keras recipe."""
     import keras
 
+    recurrent = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
     model = keras.Sequential([keras.Input((MAX_LEN,), dtype="int32"), keras.layers.Embedding(VOCAB, 32),
-                              keras.layers.LSTM(32), keras.layers.Dense(1, activation="sigmoid")])
+                              recurrent(32), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     (x, y), (xv, yv), (xt, yt) = arrays["train"], arrays["val"], arrays["test"]
     fit = dict(x=x, y=y, batch_size=128, validation_data=(xv, yv))
     return model, fit, lambda: float(((model.predict(xt, batch_size=512, verbose=0).ravel() > 0.5) == yt).mean())
 
 
-def rnnops_pipeline(arrays, seed: int, **settings):
+def rnnops_pipeline(arrays, seed: int, cell: str = "lstm", **settings):
     """The same, through rnnops' model builder, compile step and tf.data pipeline."""
+    from rnnops.models.fused_gru import GRU
     from rnnops.models.bodies import DatasetSpec, build_model
     from rnnops.params.architectures import ARCHITECTURES
     from rnnops.params.schema import TrainParams
@@ -66,7 +70,8 @@ def rnnops_pipeline(arrays, seed: int, **settings):
 
     train = TrainParams.model_validate({**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], **settings})
     spec = DatasetSpec(VOCAB + 2, 2, MAX_LEN)
-    model = build_model("lstm", ARCHITECTURES["lstm"](embedding_dim=32, units=32, dropout=0.0), spec)
+    model = build_model(cell, ARCHITECTURES[cell](embedding_dim=32, units=32, dropout=0.0), spec)
+    assert cell != "gru" or any(isinstance(layer, GRU) for layer in model.layers)
     compile_model(model, spec, train)
     data, val = fit_datasets(arrays, 2, train.batch_size, train.length_buckets, seed)  # as fit_model
     xt, yt = arrays["test"]
@@ -80,6 +85,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch", type=int, help="(c): this batch size instead of params.yaml's")
+    parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="the recurrent layer")
     args = parser.parse_args()
     from rnnops.training.fit import set_determinism
 
@@ -89,10 +95,10 @@ def main() -> None:
     n = len(prep.arrays["train"][1])
     print(f"IMDB: {n} train / {len(prep.arrays['val'][1])} val / {len(prep.arrays['test'][1])} test reviews")
     set_determinism(args.seed)
-    variants = {"(a) plain recipe": plain_recipe(prep.arrays),
-                "(b) rnnops, same settings": rnnops_pipeline(prep.arrays, args.seed, batch_size=128,
+    variants = {"(a) plain recipe": plain_recipe(prep.arrays, args.cell),
+                "(b) rnnops, same settings": rnnops_pipeline(prep.arrays, args.seed, args.cell, batch_size=128,
                                                              optimizer="rmsprop", learning_rate=1e-3, clipnorm=None),
-                "(c) rnnops, own settings": rnnops_pipeline(prep.arrays, args.seed,
+                "(c) rnnops, own settings": rnnops_pipeline(prep.arrays, args.seed, args.cell,
                                                             **({"batch_size": args.batch} if args.batch else {}))}
     seconds = {name: [] for name in variants}
     scores = {name: [] for name in variants}  # (val loss, test accuracy) after each epoch

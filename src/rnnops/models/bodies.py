@@ -131,14 +131,15 @@ CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # a `cell` pa
 
 
 def _cell_layer(cell: str):
-    """The recurrent layer class of a cell name (`lstm` or `LSTM`): rnnops' LSTM with its fused CPU
-    loop for LSTM, Keras' own layer otherwise."""
+    """The recurrent layer class of a cell name (`lstm` or `LSTM`): rnnops' LSTM and GRU, Keras'
+    layers with a faster CPU loop (same arguments, weights and maths), or Keras' SimpleRNN."""
     import keras
 
+    from rnnops.models.fused_gru import GRU
     from rnnops.models.layers import LSTM
 
     name = CELLS.get(cell, cell)
-    return LSTM if name == "LSTM" else getattr(keras.layers, name)
+    return {"LSTM": LSTM, "GRU": GRU}.get(name) or getattr(keras.layers, name)
 
 
 def _recurrent(layer: str, p: RecurrentParams, spec: DatasetSpec, bidirectional=False,

@@ -380,3 +380,8 @@ class LSTM(keras.layers.LSTM):
         return fused_lstm(sequences, initial_state[0], initial_state[1], mask, cell.kernel.value,
                           cell.recurrent_kernel.value, cell.bias.value, self.return_sequences,
                           self.go_backwards)
+
+
+# Keras' GRU with a leaner CPU loop lives in its own module; importing it here registers it for
+# everything that loads rnnops models by importing this module.
+from rnnops.models.fused_gru import GRU  # noqa: E402,F401
