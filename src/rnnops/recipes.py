@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +80,7 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
     """The `-S` values for dvc exp run, after validating the params they produce. With
     `data_dir`, data.path is that folder's copy of the recipe's data_file (absolute, since the
     experiment runs in a temporary copy); `variant` adds the recipe's variant overrides."""
-    from rnnops.params.load import load_params
-    from rnnops.retrain import yaml_scalar
+    from rnnops.params.load import check_overridden
 
     if variant and not recipe.variant:
         raise ParamsError(f"recipes/{recipe.name}.yaml has no variant. Fix: run it without --variant.")
@@ -106,14 +104,7 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
         present = parts[-1] in node
         out += [prefix + line for line in _set_lines(key, node.get(parts[-1]), value, present, recipe.name)]
         node[parts[-1]] = merged(node[parts[-1]], value) if present else value
-    with tempfile.TemporaryDirectory() as tmp:
-        applied = Path(tmp) / "params.yaml"
-        applied.write_text(yaml.safe_dump(raw, sort_keys=False))
-        try:
-            load_params(applied)
-        except ParamsError as exc:
-            problems = re.sub(r" \(line \d+\)", "", str(exc).split(": ", 1)[1])
-            raise ParamsError(f"recipes/{recipe.name}.yaml applied to {params_path}: {problems}") from None
+    check_overridden(raw, f"recipes/{recipe.name}.yaml", params_path)
     return out
 
 

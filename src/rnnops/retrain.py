@@ -181,12 +181,10 @@ def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> 
     """`key=value` strings for `dvc exp run -S` from presets/<name>.yaml (a flat mapping of dotted
     params keys) plus `extra` ones, checked against params.yaml's schema first: an unknown key or
     a bad value stops here, naming the preset file and the key."""
-    import tempfile
-
     import yaml
 
     from rnnops.errors import ParamsError
-    from rnnops.params.load import load_params
+    from rnnops.params.load import check_overridden
 
     if not preset.is_file():
         known = ", ".join(sorted(p.stem for p in preset.parent.glob("*.yaml"))) or "none"
@@ -214,14 +212,7 @@ def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> 
             raise ParamsError(f"{preset}: key '{key}' is not in {params_path}. Fix: use a dotted key "
                               f"of params.yaml; under {'.'.join(parts[:-1]) or 'the top'}: {', '.join(node)}.")
         node[parts[-1]] = value
-    with tempfile.TemporaryDirectory() as tmp:
-        applied = Path(tmp) / "params.yaml"
-        applied.write_text(yaml.safe_dump(raw, sort_keys=False))
-        try:
-            load_params(applied)
-        except ParamsError as exc:
-            problems = re.sub(r" \(line \d+\)", "", str(exc).split(": ", 1)[1])  # lines of a temp file
-            raise ParamsError(f"{preset} applied to {params_path}: {problems}") from None
+    check_overridden(raw, str(preset), params_path)
     return [f"{key}={yaml_scalar(value)}" for key, value in settings.items()]
 
 

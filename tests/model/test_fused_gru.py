@@ -6,16 +6,11 @@ import pytest
 import tensorflow as tf
 
 from rnnops.models.fused_gru import GRU
+from tests.model.test_fused_lstm import IDS  # padding after, before, between, only, none
 
 # The test models get the padding mask as a call argument, which Keras warns about for a Model.
 pytestmark = pytest.mark.filterwarnings("ignore:Layer .* does not support masking:UserWarning")
 
-IDS = np.array([[5, 7, 9, 11, 13, 15, 17, 0, 0, 0],     # padding after
-                [0, 0, 0, 4, 6, 8, 10, 12, 14, 16],     # padding before
-                [3, 0, 0, 5, 7, 0, 9, 11, 13, 15],      # padding between
-                [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],         # padding only
-                [2, 4, 6, 8, 10, 12, 14, 16, 18, 19]],  # no padding
-               dtype="int32")
 
 STACKS = {  # name -> layers over masked embeddings, given the GRU class to use
     "last_state": lambda gru: [gru(6)],

@@ -124,18 +124,24 @@ def fused_gru(inputs, h0, mask, kernel, recurrent_kernel, bias, return_sequences
     return last, outputs, [state]
 
 
+def lean_loop_applies(layer) -> bool:
+    """Whether rnnops' CPU loop may replace Keras' for this LSTM or GRU layer: TensorFlow, no
+    dropout inside the layer, bias, Keras' default activations, no unroll, cuDNN not forced, and
+    no GPU (there cuDNN is faster)."""
+    return (keras.backend.backend() == "tensorflow" and not layer.dropout
+            and not layer.recurrent_dropout and not layer.unroll and layer.use_bias
+            and layer.use_cudnn != True  # noqa: E712 - use_cudnn is True, False or "auto"
+            and layer.activation is keras.activations.tanh
+            and layer.recurrent_activation is keras.activations.sigmoid
+            and not tf.config.list_logical_devices("GPU"))
+
+
 @keras.saving.register_keras_serializable(package="rnnops")
 class GRU(keras.layers.GRU):
     """keras.layers.GRU with the lean CPU loop above; a drop-in (same arguments and weights)."""
 
     def _fused(self) -> bool:
-        cell = self.cell
-        return (keras.backend.backend() == "tensorflow" and not cell.dropout
-                and not cell.recurrent_dropout and not self.unroll and cell.use_bias
-                and cell.reset_after and self.use_cudnn != True  # noqa: E712 - True, False or "auto"
-                and cell.activation is keras.activations.tanh
-                and cell.recurrent_activation is keras.activations.sigmoid
-                and not tf.config.list_logical_devices("GPU"))  # there cuDNN is faster
+        return self.cell.reset_after and lean_loop_applies(self)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self._fused():

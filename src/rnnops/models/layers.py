@@ -364,12 +364,9 @@ class LSTM(keras.layers.LSTM):
     """keras.layers.LSTM with the fused CPU loop above; a drop-in (same arguments and weights)."""
 
     def _fused(self) -> bool:
-        return (keras.backend.backend() == "tensorflow" and not self.dropout
-                and not self.recurrent_dropout and not self.unroll and self.use_bias
-                and self.use_cudnn != True  # noqa: E712 - use_cudnn is True, False or "auto"
-                and self.activation is keras.activations.tanh
-                and self.recurrent_activation is keras.activations.sigmoid
-                and not tf.config.list_logical_devices("GPU"))  # there cuDNN is faster
+        from rnnops.models.fused_gru import lean_loop_applies
+
+        return lean_loop_applies(self)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self._fused():

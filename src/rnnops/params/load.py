@@ -70,6 +70,22 @@ def load_params(path: str | Path = "params.yaml"):
     return params
 
 
+def check_overridden(raw: dict, source: str, params_path: Path) -> None:
+    """Validate `raw` (params_path's params with `source`'s overrides applied) as a params file;
+    a problem names `source` and the key (line numbers of the temporary file would mislead)."""
+    import re
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        applied = Path(tmp) / "params.yaml"
+        applied.write_text(yaml.safe_dump(raw, sort_keys=False))
+        try:
+            load_params(applied)
+        except ParamsError as exc:
+            problems = re.sub(r" \(line \d+\)", "", str(exc).split(": ", 1)[1])
+            raise ParamsError(f"{source} applied to {params_path}: {problems}") from None
+
+
 def with_tuned_model(params: Params, source: str | Path) -> Params:
     """`params` with the tune stage's winner (tuning/best_params.json): its train.* overrides
     and models = {tuned: ...}."""
