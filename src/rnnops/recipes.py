@@ -81,6 +81,7 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
     `data_dir`, data.path is that folder's copy of the recipe's data_file (absolute, since the
     experiment runs in a temporary copy); `variant` adds the recipe's variant overrides."""
     from rnnops.params.load import check_overridden
+    from rnnops.params.overrides import dvc_set_args
 
     if variant and not recipe.variant:
         raise ParamsError(f"recipes/{recipe.name}.yaml has no variant. Fix: run it without --variant.")
@@ -93,51 +94,9 @@ def overrides(recipe: Recipe, root: Path = Path("."), data_dir: str | None = Non
     params_path = root / recipe.params_file
     raw = yaml.safe_load(params_path.read_text(encoding="utf-8"))
     prefix = "" if recipe.params_file == "params.yaml" else f"{recipe.params_file}:"
-    out = []
-    for key, value in settings.items():
-        parts, node = key.split("."), raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ParamsError(f"recipes/{recipe.name}.yaml: key '{key}': '{part}' is not a section "
-                                  f"of {params_path}. Fix: use a dotted key of that file.")
-        present = parts[-1] in node
-        out += [prefix + line for line in _set_lines(key, node.get(parts[-1]), value, present, recipe.name)]
-        node[parts[-1]] = merged(node[parts[-1]], value) if present else value
+    sets = dvc_set_args(settings, raw, f"recipes/{recipe.name}.yaml", params_path, add_keys=True)
     check_overridden(raw, f"recipes/{recipe.name}.yaml", params_path)
-    return out
-
-
-def _set_lines(key: str, old, new, present: bool, recipe: str) -> list[str]:
-    """`key=value` (a key the file has), `+key=value` (one it lacks). DVC merges a mapping into a
-    mapping but refuses a key the old one lacks, so such a mapping is set key by key."""
-    from rnnops.retrain import yaml_scalar
-
-    if not present:
-        return [f"+{key}={yaml_scalar(new)}"]
-    if isinstance(old, dict) and isinstance(new, dict) and not _fits(old, new):
-        lines = []
-        for sub, value in new.items():
-            if "." in str(sub):
-                raise ParamsError(f"recipes/{recipe}.yaml: key '{key}' adds '{sub}', a key with a dot, "
-                                  "which DVC's -S cannot address. Fix: set a key the params file has.")
-            lines += _set_lines(f"{key}.{sub}", old.get(sub), value, sub in old, recipe)
-        return lines
-    return [f"{key}={yaml_scalar(new)}"]
-
-
-def _fits(old: dict, new: dict) -> bool:
-    """Every key of `new` (and of its nested mappings) is already in `old`."""
-    return all(k in old and (not isinstance(v, dict) or not isinstance(old[k], dict) or _fits(old[k], v))
-               for k, v in new.items())
-
-
-def merged(old, new):
-    """What DVC's `-S key=value` leaves: a mapping merged key by key (deeply) into a mapping,
-    anything else replaced."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {**old, **{k: merged(old[k], v) if k in old else v for k, v in new.items()}}
-    return new
+    return [prefix + line for line in sets]
 
 
 def figure_of(metrics: dict, key: str) -> float | None:

@@ -185,6 +185,7 @@ def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> 
 
     from rnnops.errors import ParamsError
     from rnnops.params.load import check_overridden
+    from rnnops.params.overrides import dvc_set_args
 
     if not preset.is_file():
         known = ", ".join(sorted(p.stem for p in preset.parent.glob("*.yaml"))) or "none"
@@ -200,24 +201,6 @@ def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> 
             raise ParamsError(f"SET: '{item}' is not key=value. Fix: SET='data.path=/path/to/copy'.")
         settings[key] = yaml.safe_load(value)
     raw = yaml.safe_load(params_path.read_text(encoding="utf-8"))
-    for key, value in settings.items():
-        parts = str(key).split(".")
-        node = raw
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ParamsError(f"{preset}: key '{key}': {params_path} has no section '{part}'. "
-                                  "Fix: use a dotted key of params.yaml (data.max_len).")
-            node = node[part]
-        if parts[-1] not in node:
-            raise ParamsError(f"{preset}: key '{key}' is not in {params_path}. Fix: use a dotted key "
-                              f"of params.yaml; under {'.'.join(parts[:-1]) or 'the top'}: {', '.join(node)}.")
-        node[parts[-1]] = value
+    sets = dvc_set_args(settings, raw, str(preset), params_path, add_keys=False)
     check_overridden(raw, str(preset), params_path)
-    return [f"{key}={yaml_scalar(value)}" for key, value in settings.items()]
-
-
-def yaml_scalar(value) -> str:
-    """A value as `dvc exp run -S` parses it (YAML): null, true, 500, [64, 32], text."""
-    import yaml
-
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...").strip()
+    return sets

@@ -4,6 +4,7 @@ import pytest
 
 from rnnops import recipes
 from rnnops.errors import ParamsError
+from rnnops.params.overrides import merged
 from tests.conftest import REPO, SHARED
 
 PUBLISHED = {"imdb-simplernn": 0.8196, "imdb-lstm": 0.8666, "imdb-simplernn-small": 0.8114, "imdb-dense": 0.8924,
@@ -45,7 +46,7 @@ def test_overrides_set_merge_and_add_keys(tmp_path):
     assert sets == ["data.max_len=64", "models.gru={units: 8}", "models.lstm.units=8", "+models.lstm.one_hot=true",
                     "+models.wide={architecture: gru, units: 128}",
                     "train.early_stopping=null"]
-    assert recipes.merged({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 5}}) == {"a": 1, "b": {"c": 5, "d": 3}}
+    assert merged({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 5}}) == {"a": 1, "b": {"c": 5, "d": 3}}
 
 
 @pytest.mark.parametrize("body, message", [

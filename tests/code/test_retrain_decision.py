@@ -53,8 +53,15 @@ def test_decision_line_and_markdown_carry_both_numbers():
 def test_presets_become_dvc_exp_run_overrides():
     presets = REPO / "presets"
     assert sorted(p.stem for p in presets.glob("*.yaml")) == ["imdb", "reuters", "tweets"]
-    assert retrain.preset_overrides(presets / "imdb.yaml", REPO / "params.yaml") == [
-        "data.source=imdb", "data.path=null", "data.max_len=500"]
+    imdb = retrain.preset_overrides(presets / "imdb.yaml", REPO / "params.yaml")
+    assert imdb[:6] == ["data.source=imdb", "data.path=null", "data.vocab_size=30000", "data.max_len=1500",
+                        "train.epochs=6", "train.learning_rate=0.0005"]
+    assert imdb[6:8] == ["~models", "+models={gru: {embedding_dim: 64, units: 64, dropout: 0.3}, "
+                         "bigru: {embedding_dim: 64, units: 64, dropout: 0.3}, multihot_dense: {hidden_units: [64], "
+                         "dropout: 0.5, bigram_buckets: 524288}, nb_logistic: {bigram_buckets: 524288, alpha: 1.0, C: 1.0}}"]
+    assert imdb[-4:] == ["+tune.space={model.C: {type: float, low: 0.1, high: 3.0, log: true}, "
+                         "model.alpha: {type: float, low: 0.25, high: 2.0, log: true}}",
+                         "tune.n_trials=6", "tune.pruner=none", "evaluate.metric=loss"]
     assert retrain.preset_overrides(presets / "reuters.yaml", REPO / "params.yaml",
                                     ["data.path=/copies/reuters21578.tar.gz", "models.multihot_dense.hidden_units=[64]"]) == [
         "data.source=reuters", "data.path=/copies/reuters21578.tar.gz", "data.max_len=300",

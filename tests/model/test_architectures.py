@@ -26,6 +26,8 @@ def small_params(name):
     values = {k: v for k, v in SMALL.items() if k in fields}
     if name == "stacked_lstm":
         values["units"] = [8, 4]
+    if name == "nb_logistic":  # a linear model: no hidden Dense
+        values.pop("dense_units")
     return ARCHITECTURES[name](**values)
 
 

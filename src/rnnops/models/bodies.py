@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rnnops.params.architectures import (ARCHITECTURES, AttentionParams, DenseParams, ModelParams,
-                                         MultiHotParams, RecurrentParams, RnnParams, StackedParams,
-                                         TransformerParams)
+                                         MultiHotParams, NBLogisticParams, RecurrentParams, RnnParams,
+                                         StackedParams, TransformerParams)
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,16 @@ def multihot_dense(p: MultiHotParams, spec: DatasetSpec):
         x = keras.layers.Dense(units, activation="relu")(x)
     return _head(ids, x, p, spec, "multihot_dense")
 
+
+@register("nb_logistic")
+def nb_logistic(p: NBLogisticParams, spec: DatasetSpec):
+    """The bag of multihot_dense straight into the head: a linear model whose weights
+    rnnops.models.nb_logistic fits with scikit-learn (the training loop skips epochs for it)."""
+    from rnnops.models.layers import MultiHot
+
+    ids = _inputs(spec)
+    x = MultiHot(spec.vocab_size, p.bigram_buckets, name="bag")(ids)
+    return _head(ids, x, p, spec, "nb_logistic")
 
 
 @register("dense")

@@ -258,6 +258,9 @@ class AdditiveAttentionPooling(layers.Layer):
         return config
 
 
+PAIR_HASH = 1_000_003  # a word pair's slot: (left * PAIR_HASH + right) % bigram_buckets (also nb_logistic's)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MultiHot(layers.Layer):
     """Token ids [batch, time] -> multi-hot bag [batch, vocab + bigram_buckets]; padding (0) ignored.
@@ -279,8 +282,8 @@ class MultiHot(layers.Layer):
         ids = ops.cast(ids, "int32")
         if self.bigram_buckets:
             left, right = ids[:, :-1], ids[:, 1:]
-            # int64: left * 1_000_003 overflows int32 for vocabularies above ~2k
-            slot = (ops.cast(left, "int64") * 1_000_003 + ops.cast(right, "int64")) % self.bigram_buckets
+            # int64: left * PAIR_HASH overflows int32 for vocabularies above ~2k
+            slot = (ops.cast(left, "int64") * PAIR_HASH + ops.cast(right, "int64")) % self.bigram_buckets
             pairs = ops.where((left > 0) & (right > 0), ops.cast(slot, "int32") + self.vocab_size, 0)
             ids = ops.concatenate([ids, pairs], axis=1)
         width = self.vocab_size + self.bigram_buckets

@@ -67,6 +67,23 @@ class MultiHotParams(ModelParams):
                                                                   "to the bag; 0 = single words only")
 
 
+class NBLogisticParams(ModelParams):
+    """NBSVM's features with logistic regression (Wang & Manning 2012), the classical peer of the
+    text classifiers: the binary bag of words (and hashed word pairs) scaled by each feature's
+    naive-Bayes log-count ratio on the training split, fitted by scikit-learn, not by epochs."""
+    dropout: float = Field(0.0, ge=0.0, le=0.0, description="unused: fitted in closed form (0 only)")
+    bigram_buckets: int = Field(262_144, ge=0, le=4_194_304, description=(
+        "hashed slots for word pairs (the hashing of multihot_dense); 0 = single words only"))
+    alpha: float = Field(1.0, gt=0.0, le=100.0, description="naive-Bayes smoothing count of every feature")
+    C: float = Field(1.0, gt=0.0, le=1e6, description="inverse L2 strength of the logistic regression")
+
+    @model_validator(mode="after")
+    def _linear(self) -> "NBLogisticParams":
+        if self.dense_units or self.batch_norm:
+            raise ValueError("nb_logistic is a linear model: dense_units must be 0 and batch_norm false")
+        return self
+
+
 class DenseParams(ModelParams):
     embedding_dim: int = Field(16, ge=2, le=2048, description="embedding width (token inputs only)")
     hidden_units: list[int] = Field([64], min_length=1, max_length=4, description="Dense widths")
@@ -111,6 +128,7 @@ ARCHITECTURES: dict[str, type[ModelParams]] = {
     "lstm_attention": AttentionParams,
     "transformer": TransformerParams,
     "multihot_dense": MultiHotParams,
+    "nb_logistic": NBLogisticParams,
     "dense": DenseParams,
     "seq2seq_rnn": Seq2SeqRnnParams,
     "seq2seq_transformer": Seq2SeqTransformerParams,

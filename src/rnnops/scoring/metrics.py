@@ -11,8 +11,15 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     return {
         "accuracy": float(accuracy_score(y, predicted)),
         "macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
-        "loss": float(log_loss(y, np.clip(proba, 1e-7, 1.0), labels=labels)),
+        "loss": float(log_loss(y, _clipped(proba), labels=labels)),
     }
+
+
+def _clipped(proba: np.ndarray) -> np.ndarray:
+    """Probabilities kept off 0 (a log of 0 is infinite) and summing to one again, as log_loss
+    checks (clipping alone made scikit-learn warn "y_prob values do not sum to one")."""
+    clipped = np.clip(np.asarray(proba, dtype=np.float64), 1e-7, 1.0)
+    return clipped / clipped.sum(axis=1, keepdims=True)
 
 
 def confusion(y: np.ndarray, proba: np.ndarray) -> np.ndarray:

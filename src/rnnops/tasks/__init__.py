@@ -118,7 +118,7 @@ register(Task(
     name="text_classification",
     params="rnnops.params.load:Params",
     bodies=("simple_rnn", "lstm", "gru", "bilstm", "bigru", "rnn", "stacked_lstm", "lstm_attention",
-            "transformer", "multihot_dense"),
+            "transformer", "multihot_dense", "nb_logistic"),
     modules={"prepare": "rnnops.stages.prepare", "train": "rnnops.stages.train",
              "evaluate": "rnnops.stages.evaluate", "report": "rnnops.stages.report",
              "serving": "rnnops.tracking.serving"},

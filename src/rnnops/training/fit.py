@@ -142,6 +142,9 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     y_train = arrays["train"][1]
+    if architecture == "nb_logistic":  # fitted in closed form by scikit-learn: no epochs
+        return fit_nb_logistic(model, model_params, train, spec, arrays, seed,
+                               evaluate_splits if validate else tuple(s for s in evaluate_splits if s != "val"))
     if not validate:  # the val slot is unused: the training rows stand in so the datasets build
         arrays = {**arrays, "val": arrays["train"]}
         evaluate_splits = tuple(s for s in evaluate_splits if s != "val")
@@ -193,6 +196,26 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
         metrics = {s: classification_metrics(arrays[s][1], predictions[s]) for s in evaluate_splits}
     return FitResult(model, history, best + 1, seconds, len(y_train) * len(history) / seconds,
                      int(model.count_params()), predictions, metrics)
+
+
+def fit_nb_logistic(model, model_params, train: BaseTrainParams, spec: DatasetSpec, arrays: dict,
+                    seed: int, evaluate_splits) -> FitResult:
+    """rnnops.models.nb_logistic fits the model on the training split; its one-row history holds
+    the scores a Keras fit logs after its only epoch (train and, when scored, val)."""
+    from rnnops.models import nb_logistic
+
+    x_train, y_train = arrays["train"]
+    start = time.perf_counter()
+    nb_logistic.fit(model, model_params, x_train, y_train, spec.num_classes, seed,
+                    getattr(train, "class_weight", "none"))
+    seconds = time.perf_counter() - start
+    predictions = {s: predict(model, arrays[s][0], spec) for s in ("train", *evaluate_splits)}
+    metrics = {s: classification_metrics(arrays[s][1], predictions[s]) for s in predictions}
+    row = {"epoch": [0], **{f"{prefix}{k}": [metrics[s][k]] for s, prefix in (("train", ""), ("val", "val_"))
+                            if s in metrics for k in ("accuracy", "loss")}}
+    del predictions["train"], metrics["train"]
+    return FitResult(model, pd.DataFrame(row), 1, seconds, len(y_train) / seconds, int(model.count_params()),
+                     predictions, metrics)
 
 
 def predict(model, x: np.ndarray, spec: DatasetSpec) -> np.ndarray:
