@@ -191,8 +191,8 @@ def progress(study: optuna.Study, n_trials: int):
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         value = "" if trial.value is None else f" value {trial.value:.4f}"
-        epochs = len(trial.intermediate_values)
-        line = f"trial {trial.number}: {trial.state.name.lower()}{value} after {epochs} epoch(s)"
+        epochs = len(trial.intermediate_values)  # none for a closed-form fit (nb_logistic)
+        line = f"trial {trial.number}: {trial.state.name.lower()}{value}" + (f" after {epochs} epoch(s)" if epochs else "")
         if bar is not None:
             bar.update(trial.state in tuning.FINISHED)
             bar.set_postfix_str(line)
