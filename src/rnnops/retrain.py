@@ -179,8 +179,9 @@ def _section(markdown: str, heading: str) -> str:
 
 def preset_overrides(preset: Path, params_path: Path, extra: list[str] = ()) -> list[str]:
     """`key=value` strings for `dvc exp run -S` from presets/<name>.yaml (a flat mapping of dotted
-    params keys) plus `extra` ones, checked against params.yaml's schema first: an unknown key or
-    a bad value stops here, naming the preset file and the key."""
+    params keys; `models` and `tune.space` replace their blocks, see rnnops.params.overrides) plus
+    `extra` ones, checked against params.yaml's schema first: an unknown key or a bad value stops
+    here, naming the preset file and the key."""
     import yaml
 
     from rnnops.errors import ParamsError
