@@ -142,12 +142,11 @@ def fit_model(architecture: str, model_params: ModelParams, train: BaseTrainPara
     set_determinism(seed)
     model = build_model(architecture, model_params, spec)
     y_train = arrays["train"][1]
-    if architecture == "nb_logistic":  # fitted in closed form by scikit-learn: no epochs
-        return fit_nb_logistic(model, model_params, train, spec, arrays, seed,
-                               evaluate_splits if validate else tuple(s for s in evaluate_splits if s != "val"))
     if not validate:  # the val slot is unused: the training rows stand in so the datasets build
         arrays = {**arrays, "val": arrays["train"]}
         evaluate_splits = tuple(s for s in evaluate_splits if s != "val")
+    if architecture == "nb_logistic":  # fitted in closed form by scikit-learn: no epochs
+        return fit_nb_logistic(model, model_params, train, spec, arrays, seed, evaluate_splits)
     if spec.seq2seq:
         train_ds, val_ds = pair_datasets(arrays, train.batch_size, seed)
     elif spec.numeric or spec.sequence:  # fixed-shape windows: nothing to pad
